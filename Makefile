@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (set up, then serve the demo) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test browser-deps demo-checkpoint ablation bench notebooks clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/python app.py
+
+# Debian's Chromium for the browser test (Playwright drives it; nothing is downloaded by Playwright).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+test: setup browser-deps
+	WORKBENCH_SMOKE=1 $(BIN)/python -m pytest tests --nbmake notebooks -p no:cacheprovider
+
+# Regenerate the synthetic benchmark and retrain the embedded demo checkpoint (CPU, ~20 minutes).
+demo-checkpoint: setup
+	$(BIN)/python -m workbench synth --out data/synth --n 3000 --seed 0 --overwrite
+	$(BIN)/python -m workbench train --config configs/demo_synthetic.yaml --data_root data/synth --out_dir runs/demo
+	$(BIN)/python -m workbench export --checkpoint runs/demo/best.pt --out checkpoints/demo.pt
+
+bench: setup
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf runs artifacts .pytest_cache

@@ -1,0 +1,183 @@
+"""The model: ROI geometry, padding invariance, theme branch, frozen BatchNorm, overfitting."""
+import pytest
+import torch
+from torch import nn
+
+import workbench.model.backbones as backbones
+from workbench.data.batching import pad_batch
+from workbench.losses import emd_loss
+from workbench.model import NO_THEME, build_model, conv_output_sizes, list_backbones, roi_boxes, valid_mask
+
+
+def calibrated(model: nn.Module, canvas: int = 160) -> nn.Module:
+    """Give randomly initialised BatchNorm layers realistic running statistics, then eval mode.
+
+    A freshly initialised Inception-v3 in eval mode (running mean 0, var 1) blows activations up to
+    ~1e10, which would make any absolute tolerance meaningless.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    with torch.no_grad():
+        images = torch.randn(4, 3, canvas, canvas)
+        model(images, torch.full((4, 2), canvas))
+    return model.eval()
+
+
+SIZES = [(301, 457), (517, 233), (64, 99), (800, 800), (17, 16)]
+
+
+def alone_and_batched(model, themes):
+    torch.manual_seed(1)
+    photos = [torch.randn(3, h, w) for h, w in SIZES]
+    with torch.no_grad():
+        batch = pad_batch(photos, canvas=800)
+        batched = model(batch.images, batch.sizes, themes)
+        alone = torch.cat([
+            model(photo[None], torch.tensor([photo.shape[1:]]), themes[i : i + 1]) for i, photo in enumerate(photos)
+        ])  # fmt: skip
+    return batched, alone
+
+
+@pytest.mark.parametrize("backbone", ["compact", "inception_v3"])
+@pytest.mark.parametrize("roi", ["pool", "align"])
+def test_prediction_does_not_depend_on_batch_mates_or_padding(backbone, roi):
+    torch.manual_seed(0)
+    model = calibrated(build_model(backbone, num_bins=10, num_themes=3, roi=roi))
+    themes = torch.tensor([0, NO_THEME, 2, 1, 0])
+    batched, alone = alone_and_batched(model, themes)
+    assert (batched - alone).abs().max().item() <= 1e-4
+    # The predictions are not trivially uniform, so the comparison above has teeth.
+    assert batched.std(dim=1).min().item() > 1e-3
+
+
+def test_without_stem_masking_padding_leaks_into_the_prediction(monkeypatch):
+    torch.manual_seed(0)
+    model = calibrated(build_model("compact", num_bins=10))
+    monkeypatch.setattr(backbones, "mask_padding", lambda features, sizes: features)
+    photos = [torch.rand(3, 120, 90) * 3, torch.rand(3, 200, 200) * 3]
+    with torch.no_grad():
+        batch = pad_batch(photos, canvas=256)
+        batch.images[:, :, :, :] += (batch.images == 0) * 2.0  # padding made visible if it leaks
+        batched = model.features(batch.images, batch.sizes)
+        alone = model.features(photos[0][None], torch.tensor([[120, 90]]))
+    assert (batched[0] - alone[0]).abs().max().item() > 1e-4
+
+
+def test_stem_sizes_follow_the_convolution_arithmetic():
+    model = build_model("compact")
+    sizes = torch.tensor([[299, 299], [800, 800], [17, 16], [333, 601]])
+    stem = model.backbone.stem_sizes(sizes)
+    # 3x3 stride 2 valid, 3x3 valid, 3x3 padded: (s - 3) // 2 + 1 - 2
+    expected = torch.tensor([[(s - 3) // 2 + 1 - 2 for s in row] for row in sizes.tolist()])
+    assert torch.equal(stem, expected)
+    assert stem[0].tolist() == [147, 147]  # Inception-v3's 299 -> 147 before maxpool1
+    assert torch.equal(conv_output_sizes(torch.tensor([[7, 8]]), 3, 2, 0), torch.tensor([[3, 3]]))
+
+
+def test_roi_boxes_have_inclusive_ends_and_batch_index():
+    boxes = roi_boxes(torch.tensor([[5, 7], [146, 73]]))
+    assert boxes.tolist() == [[0, 0, 0, 6, 4], [1, 0, 0, 72, 145]]
+
+
+def test_valid_mask_marks_only_the_top_left_region():
+    mask = valid_mask(torch.tensor([[2, 3]]), 4, 5, torch.float32)[0, 0]
+    assert mask.sum().item() == 6
+    assert mask[:2, :3].all() and not mask[2:].any() and not mask[:, 3:].any()
+
+
+@pytest.mark.parametrize("roi_size", [73, 146])
+def test_pooled_regions_have_the_roi_size(roi_size):
+    model = build_model("compact", roi_size=roi_size).eval()
+    batch = pad_batch([torch.randn(3, 99, 301), torch.randn(3, 40, 41)], canvas=320)
+    with torch.no_grad():
+        pooled = model.backbone.pooled_regions(batch.images, batch.sizes)
+    assert pooled.shape == (2, 16, roi_size, roi_size)
+
+
+def test_theme_branch_uses_the_learned_no_theme_vector():
+    torch.manual_seed(0)
+    model = build_model("compact", num_themes=4).eval()
+    with torch.no_grad():
+        model.theme_branch.no_theme.fill_(0.5)
+        features = torch.randn(3, model.backbone.feature_dim)
+        none = model.predict_from_features(features, None)
+        minus_one = model.predict_from_features(features, torch.full((3,), NO_THEME))
+        themed = model.predict_from_features(features, torch.tensor([0, 1, 3]))
+    assert torch.allclose(none, minus_one)
+    assert not torch.allclose(none, themed)
+    assert torch.allclose(themed.sum(dim=1), torch.ones(3))
+    with pytest.raises(ValueError, match="theme ids"):
+        model.predict_from_features(features, torch.tensor([0, 4, 1]))
+
+
+def test_theme_changes_the_prediction_through_an_interaction_with_visual_features():
+    torch.manual_seed(0)
+    model = build_model("compact", num_themes=2).eval()
+    features = torch.randn(2, model.backbone.feature_dim)
+    with torch.no_grad():
+        logits = [model.predict_from_features(features, torch.full((2,), t), return_logits=True) for t in (0, 1)]
+    shift = logits[1] - logits[0]
+    # A single linear layer would shift every photo's logits identically; the hidden layer does not.
+    assert not torch.allclose(shift[0], shift[1], atol=1e-5)
+
+
+def test_frozen_batchnorm_is_not_trained_and_ignores_batch_statistics():
+    model = build_model("compact", freeze_bn=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    batch = pad_batch([torch.randn(3, 64, 64), torch.randn(3, 64, 48)], canvas=64)
+    model.train()
+    model.head.layers[0].p = 0.0  # dropout off so train and eval forward agree
+    with torch.no_grad():
+        train_out = model(batch.images, batch.sizes)
+        eval_out = model.eval()(batch.images, batch.sizes)
+    assert torch.allclose(train_out, eval_out)
+    frozen_names = {name for name, _ in model.named_buffers() if "running_mean" in name}
+    assert frozen_names and not any("running_mean" in name for name, _ in model.named_parameters())
+
+
+def test_compact_backbone_is_small_and_registered():
+    assert {"compact", "inception_v3"} <= set(list_backbones())
+    model = build_model("compact")
+    assert sum(p.numel() for p in model.backbone.parameters()) <= 1_000_000
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_model("resnet_9000")
+    with pytest.raises(ValueError, match="pretrained"):
+        build_model("compact", pretrained=True)
+
+
+def test_inception_records_its_input_convention_for_rebuilding():
+    model = build_model("inception_v3", num_bins=7)
+    assert model.model_args["transform_input"] is False
+    assert model.model_args["num_bins"] == 7
+
+
+def test_bad_inputs_are_rejected_with_named_arguments():
+    model = build_model("compact")
+    with pytest.raises(ValueError, match="sizes"):
+        model(torch.zeros(2, 3, 64, 64), torch.tensor([[64, 64]]))
+    with pytest.raises(ValueError, match="exceed the canvas"):
+        model(torch.zeros(1, 3, 64, 64), torch.tensor([[65, 64]]))
+    with pytest.raises(ValueError, match="num_bins"):
+        build_model("compact", num_bins=1)
+
+
+def test_compact_model_overfits_eight_photos():
+    """EMD on 8 fixed photos falls by at least half within a few hundred CPU steps."""
+    generator = torch.Generator().manual_seed(0)
+    sizes = [(96, 128), (128, 96), (112, 112), (80, 120), (128, 128), (100, 90), (72, 128), (128, 80)]
+    photos = [torch.rand(3, h, w, generator=generator) * 2 - 1 for h, w in sizes]
+    targets = torch.softmax(torch.randn(8, 10, generator=generator) * 1.5, dim=1)
+    batch = pad_batch(photos, canvas=128)
+    torch.manual_seed(0)
+    model = build_model("compact", num_bins=10, roi_size=32, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss = emd_loss(model(batch.images, batch.sizes), targets, r=2)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert min(losses[-10:]) <= 0.5 * losses[0]

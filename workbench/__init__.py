@@ -1,0 +1,21 @@
+"""workbench: theme-aware aesthetic score distributions for full-resolution photos.
+
+``workbench.Predictor`` is the one way to predict (the app, the CLI and the notebooks use it);
+``workbench.build_model`` builds the model; ``workbench.train`` holds the training engine.
+"""
+__version__ = "0.1.0"
+
+__all__ = ["Predictor", "build_model", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy, so `import workbench` stays cheap and `python -m workbench synth` does not import torch models.
+    if name == "Predictor":
+        from workbench.predict import Predictor
+
+        return Predictor
+    if name == "build_model":
+        from workbench.model import build_model
+
+        return build_model
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

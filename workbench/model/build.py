@@ -1,0 +1,101 @@
+"""``AestheticModel`` and ``build_model``: backbone + theme branch + distribution head."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+from workbench.model.backbones import create_backbone
+from workbench.model.heads import DistributionHead, ThemeBranch
+
+
+class AestheticModel(nn.Module):
+    """Predicts a score distribution ``[B, num_bins]`` from padded photos, their sizes and themes.
+
+    ``model_args`` holds the ``build_model`` arguments so a checkpoint rebuilds the same model.
+    """
+
+    def __init__(self, backbone: nn.Module, num_bins: int, num_themes: int, theme_dim: int, hidden_dim: int, dropout: float, model_args: dict[str, Any]):
+        super().__init__()
+        self.backbone = backbone
+        self.theme_branch = ThemeBranch(num_themes, theme_dim)
+        self.head = DistributionHead(backbone.feature_dim, theme_dim, num_bins, hidden_dim, dropout)
+        self.num_bins = num_bins
+        self.num_themes = num_themes
+        self.model_args = dict(model_args)
+
+    def features(self, images: Tensor, sizes: Tensor) -> Tensor:
+        """The visual feature ``Tensor[B, feature_dim]``: the expensive, theme-independent part."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be Tensor[B, 3, H, W], got {tuple(images.shape)}")
+        if sizes.shape != (images.shape[0], 2):
+            raise ValueError(f"sizes must be Tensor[{images.shape[0]}, 2] of (h, w), got {tuple(sizes.shape)}")
+        if (sizes[:, 0] > images.shape[2]).any() or (sizes[:, 1] > images.shape[3]).any():
+            raise ValueError(f"sizes {sizes.tolist()} exceed the canvas {tuple(images.shape[-2:])}")
+        return self.backbone(images, sizes.to(images.device))
+
+    def predict_from_features(self, features: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
+        """Distributions (softmax, eq. 5) or logits from cached visual features, for any themes."""
+        theme_features = self.theme_branch(themes, features.shape[0])
+        logits = self.head(features, theme_features)
+        return logits if return_logits else torch.softmax(logits, dim=1)
+
+    def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
+        """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None."""
+        return self.predict_from_features(self.features(images, sizes), themes, return_logits)
+
+
+def freeze_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every ``BatchNorm2d`` by torchvision's ``FrozenBatchNorm2d`` (the paper fixes BN)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            frozen.weight.copy_(child.weight.detach())
+            frozen.bias.copy_(child.bias.detach())
+            frozen.running_mean.copy_(child.running_mean)
+            frozen.running_var.copy_(child.running_var)
+            setattr(module, name, frozen)
+        else:
+            freeze_batchnorm(child)
+    return module
+
+
+def build_model(
+    backbone: str = "inception_v3",
+    num_bins: int = 10,
+    num_themes: int = 0,
+    roi: str = "pool",
+    roi_size: int = 146,
+    pretrained: bool = False,
+    theme_dim: int = 256,
+    hidden_dim: int = 512,
+    dropout: float = 0.5,
+    freeze_bn: bool = False,
+    **backbone_kwargs,
+) -> AestheticModel:
+    """Build the theme-aware full-resolution model.
+
+    backbone: a registered name (``inception_v3``, ``compact``).
+    num_bins: K score bins (10 for AVA, 7 for Photo.net). num_themes: 0 for no theme input.
+    roi: ``"pool"`` or ``"align"``; roi_size: the pooled side (146, or 73 for the ablation).
+    pretrained: ImageNet weights through torchvision's weights API (never in tests).
+    freeze_bn: replace BatchNorm by frozen BatchNorm (the paper's recipe for Inception-v3).
+    """
+    if num_bins < 2:
+        raise ValueError(f"num_bins must be >= 2, got {num_bins}")
+    if num_themes < 0:
+        raise ValueError(f"num_themes must be >= 0, got {num_themes}")
+    args = dict(
+        backbone=backbone, num_bins=num_bins, num_themes=num_themes, roi=roi, roi_size=roi_size,
+        theme_dim=theme_dim, hidden_dim=hidden_dim, dropout=dropout, freeze_bn=freeze_bn, **backbone_kwargs,
+    )  # fmt: skip
+    visual = create_backbone(backbone, roi_size=roi_size, roi=roi, pretrained=pretrained, **backbone_kwargs)
+    if backbone == "inception_v3" and "transform_input" not in backbone_kwargs:
+        # Record the input convention the weights need, so the checkpoint rebuilds without weights.
+        args["transform_input"] = pretrained
+    model = AestheticModel(visual, num_bins, num_themes, theme_dim, hidden_dim, dropout, args)
+    if freeze_bn:
+        freeze_batchnorm(model)
+    return model
