@@ -1,0 +1,194 @@
+"""Every figure builds with the expected panels and bars, writes a PNG, and the theme browser redraws."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.container import BarContainer  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from workbench.analysis import discretised_gaussian, theme_statistics  # noqa: E402
+from workbench.plots import (  # noqa: E402
+    photo_grid,
+    plot_aspect_ratios,
+    plot_failure_cases,
+    plot_histograms,
+    plot_history,
+    plot_theme_distributions,
+    plot_theme_means,
+    plot_with_without_theme,
+    theme_browser,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _gaussians(means, std=1.4, num_bins=10):
+    return np.stack([discretised_gaussian(m, std, num_bins) for m in means])
+
+
+def _bars(ax):
+    return [patch for container in ax.containers if isinstance(container, BarContainer) for patch in container]
+
+
+def _assert_png(path):
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and len(data) > 1000
+
+
+def _label_table(theme_means=(4.0, 5.0, 6.0, 6.5), photos=12, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for theme, mean in enumerate(theme_means):
+        for _ in range(photos):
+            counts = rng.multinomial(150, discretised_gaussian(mean + rng.normal(0, 0.3), 1.4, 10))
+            rows.append({"theme_id": theme, **{f"v{k + 1}": c for k, c in enumerate(counts)}})
+    table = pd.DataFrame(rows)
+    names = ["Motion Blur", "Landscape", "Harsh Environments", "Still Life"][: len(theme_means)]
+    table.insert(0, "image_id", [str(i) for i in range(len(table))])
+    table.insert(1, "theme", [names[t] for t in table["theme_id"]])
+    table.attrs = {"num_bins": 10, "theme_names": names}
+    return table
+
+
+def _photos():
+    """Three photos of different aspect ratios (w x h): 120x60, 60x90, 80x80."""
+    return [Image.new("RGB", size, color) for size, color in (((120, 60), "red"), ((60, 90), "green"), ((80, 80), "blue"))]
+
+
+def test_plot_histograms_single_and_grid(tmp_path):
+    pred, target = _gaussians([5.0, 6.0, 4.0]), _gaussians([5.2, 5.5, 4.4])
+    figure = plot_histograms(pred[0], target[0], save_to=tmp_path / "one.png")
+    (ax,) = figure.axes
+    bars = _bars(ax)
+    assert len(bars) == 20
+    assert bars[0].get_facecolor()[:3] == pytest.approx(matplotlib.colors.to_rgb("#1f77b4"))  # blue = predicted
+    assert bars[10].get_facecolor()[:3] == pytest.approx(matplotlib.colors.to_rgb("#d62728"))  # red = ground truth
+    assert "5.00 (5.20) / EMD" in ax.get_title()
+    _assert_png(tmp_path / "one.png")
+    grid = plot_histograms(pred, target, titles=["a", "b", "c"], ncols=2)
+    assert len(grid.axes) == 3 and grid.axes[2].get_title().startswith("c\n")
+    only_pred = plot_histograms(pred)
+    assert [len(_bars(a)) for a in only_pred.axes] == [10, 10, 10]
+    assert only_pred.axes[0].get_title() == "mean 5.00"
+    external = plt.figure()
+    assert plot_histograms(pred[1], ax=external.add_subplot()) is external
+    with pytest.raises(ValueError, match="shapes differ"):
+        plot_histograms(pred, target[:2])
+
+
+def test_photo_grid_keeps_aspect_ratio(tmp_path):
+    photos = _photos()
+    photos[2].save(tmp_path / "square.png")
+    images = [photos[0], np.asarray(photos[1]), tmp_path / "square.png"]  # PIL, array, path
+    figure = photo_grid(images, _gaussians([5, 6, 4]), _gaussians([5.1, 5.6, 4.3]), titles=["x", "y", "z"],
+                        ncols=2, save_to=tmp_path / "grid.png")
+    assert len(figure.axes) == 6  # a photo and a histogram per photo
+    shown = [ax.get_images()[0].get_array().shape[:2] for ax in figure.axes if ax.get_images()]
+    assert shown == [(60, 120), (90, 60), (80, 80)]
+    assert all(ax.get_aspect() == 1.0 for ax in figure.axes if ax.get_images())
+    assert "(5.10) / EMD" in figure.axes[1].get_title()
+    _assert_png(tmp_path / "grid.png")
+    with pytest.raises(ValueError, match="titles has 1"):
+        photo_grid(images, _gaussians([5, 6, 4]), titles=["x"])
+
+
+def test_plot_aspect_ratios_overlays_datasets(tmp_path):
+    rng = np.random.default_rng(0)
+    figure = plot_aspect_ratios({"AVA": rng.uniform(0.6, 1.8, 300), "Photo.net": rng.uniform(0.6, 1.8, 200)},
+                                bins=20, save_to=tmp_path / "ratios.png")
+    (ax,) = figure.axes
+    assert len(ax.patches) == 40
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["AVA (n=300)", "Photo.net (n=200)"]
+    _assert_png(tmp_path / "ratios.png")
+
+
+def test_plot_theme_distributions_by_name_id_and_default(tmp_path):
+    table = _label_table()
+    stats = theme_statistics(table)
+    figure = plot_theme_distributions(stats, themes=["Motion Blur", 2, "Still Life"], save_to=tmp_path / "themes.png")
+    (ax,) = figure.axes
+    assert len(_bars(ax)) == 30 and len(ax.get_lines()) == 1  # 3 themes x 10 scores + the global line
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["Harsh Environments (n=12)", "Motion Blur (n=12)", "Still Life (n=12)", "all photos"]
+    _assert_png(tmp_path / "themes.png")
+    from_table = plot_theme_distributions(table, top=2, show_global=False)
+    assert len(_bars(from_table.axes[0])) == 20 and not from_table.axes[0].get_lines()
+    with pytest.raises(ValueError, match="Portrait"):
+        plot_theme_distributions(stats, themes=["Portrait"])
+
+
+def test_plot_theme_means(tmp_path):
+    stats = theme_statistics(_label_table())
+    figure = plot_theme_means(stats, save_to=tmp_path / "means.png")
+    assert len(figure.axes) == 2
+    assert "eta²" in figure.axes[0].get_title() and "eta²" in figure.axes[1].get_title()
+    line = figure.axes[0].get_lines()[0]
+    assert np.all(np.diff(line.get_ydata()) >= 0)  # sorted theme means
+    assert len(plot_theme_means(stats, top=2).axes[0].get_lines()[0].get_ydata()) == 2
+    _assert_png(tmp_path / "means.png")
+
+
+def test_plot_with_without_theme(tmp_path):
+    target, with_theme, without = (_gaussians(m, std=0.8) for m in ([4, 6, 5], [4.1, 5.8, 5.1], [5, 5, 5]))
+    summary = plot_with_without_theme(with_theme, without, target, save_to=tmp_path / "effect.png")
+    assert len(summary.axes) == 2
+    assert "67% of 3 photos" in summary.axes[1].get_title()
+    _assert_png(tmp_path / "effect.png")
+    photos = plot_with_without_theme(with_theme, without, target, images=_photos(), ncols=3)
+    assert len(photos.axes) == 3
+    assert photos.axes[0].get_xlabel() == "gt 4.00 | with 4.10 | without 5.00"
+
+
+def test_plot_failure_cases_shows_the_worst(tmp_path):
+    target = _gaussians([5, 5, 5, 5])
+    target[2] = [0.2, 0, 0, 0.1, 0.3, 0.3, 0.1, 0, 0, 0]  # bimodal, "uncommon" (Fig. 7)
+    pred = _gaussians([5.1, 7.0, 5, 5.05])
+    figure = plot_failure_cases(pred, target, k=2, titles=["a", "b", "c", "d"], save_to=tmp_path / "fail.png")
+    assert len(figure.axes) == 2
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles[0].startswith("b\n") and titles[1].startswith("c\n")
+    assert "2 modes" in titles[1]
+    _assert_png(tmp_path / "fail.png")
+    with_photos = plot_failure_cases(pred, target, images=_photos() + [_photos()[0]], k=3)
+    assert len(with_photos.axes) == 6
+
+
+def test_plot_history_groups_losses_correlations_and_metrics(tmp_path):
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.7, 0.6], "val_loss": [0.8, 0.75, 0.7],
+                            "val_srcc_mean": [0.3, 0.5, 0.6], "val_emd1": [0.06, 0.05, 0.045], "lr": [1e-3] * 3})
+    figure = plot_history(history, save_to=tmp_path / "history.png")
+    assert len(figure.axes) == 3
+    assert [len(ax.get_lines()) for ax in figure.axes] == [2, 1, 1]
+    np.testing.assert_array_equal(figure.axes[0].get_lines()[0].get_xdata(), [1, 2, 3])
+    _assert_png(tmp_path / "history.png")
+    assert len(plot_history([{"loss": 1.0}, {"loss": 0.5}]).axes) == 1
+    with pytest.raises(ValueError, match="empty"):
+        plot_history(pd.DataFrame())
+
+
+def test_theme_browser_builds_filters_and_redraws():
+    browser = theme_browser(_label_table(), top=2)
+    assert len(browser.select.value) == 2
+    first = browser.image.value
+    assert bytes(first).startswith(PNG_SIGNATURE)
+    browser.update(themes=["Harsh Environments", "Still Life", "Landscape"])
+    assert set(browser.select.value) == {1, 2, 3}
+    assert len(_bars(browser.figure.axes[0])) == 30 and browser.image.value != first
+    browser.filter.value = "still"  # the observer narrows the options, keeping matching selections
+    assert [label for label, _ in browser.select.options] == ["Still Life (n=12)"]
+    assert browser.select.value == (3,)
+    assert len(_bars(browser.figure.axes[0])) == 10
+    browser.filter.value = ""
+    assert len(browser.select.options) == 4
+    browser.select.value = ()
+    assert browser.figure is None and browser.image.value == b""
