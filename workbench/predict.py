@@ -1,0 +1,340 @@
+"""``Predictor``: the one way the app, the CLI and notebooks predict score distributions.
+
+A thin wrapper (detectron2's ``DefaultPredictor``) around a checkpoint: it loads photos with
+``workbench.data.images`` (downscaled to fit the checkpoint's canvas), builds the test views of
+``workbench.data.augment``, pads them into batches and runs the model. The backbone and the head
+are separate steps, so the features of a photo can be kept and re-read under any theme:
+
+    predictor = Predictor.from_checkpoint("checkpoints/demo.pt")
+    features = predictor.features(["photo.jpg"])            # the expensive part, once
+    predictor.predict_from_features(features, "Macro")       # [1, K], any theme, cheap
+    predictor.predict_all_themes(features)                   # [1, T, K]
+"""
+from __future__ import annotations
+
+import difflib
+import io
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from workbench.checkpoints import load_checkpoint, model_from_checkpoint
+from workbench.data.augment import SIX_VIEWS, TRANSFORMS, test_samples
+from workbench.data.batching import pad_batch, to_normalized_tensor
+from workbench.data.images import fit_within, load_image
+from workbench.metrics import distribution_mean, distribution_std
+from workbench.model import NO_THEME, AestheticModel
+
+DEFAULT_CANVAS = 800  # the paper's canvas, for checkpoints that do not record theirs
+NO_THEME_NAME = "no theme"  # what a user types or picks for theme id -1
+HEAD_ROWS = 8192  # rows per call of the head in predict_all_themes (bounds memory, not results)
+
+PhotoSource = Union[str, "os.PathLike[str]", Image.Image]
+Theme = Union[str, int, None]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Backbone features of N photos, each seen through the same V views.
+
+    values (Tensor[N, V, D], float32, on the CPU): one visual feature per photo and view.
+    views (tuple of V ``(transform, sample)`` pairs): the layout of the V axis, e.g.
+        ``("full", "original")``, ``("full", "flip")``, ``("crop", "random_3")``.
+    """
+
+    values: Tensor
+    views: tuple[tuple[str, str], ...]
+
+    def __post_init__(self):
+        if self.values.ndim != 3 or self.values.shape[1] != len(self.views):
+            raise ValueError(f"values must be Tensor[N, {len(self.views)}, D], got {tuple(self.values.shape)}")
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def transforms(self) -> tuple[str, ...]:
+        """The transforms present, in layout order (one for ``Predictor.features(view="full")``)."""
+        return tuple(dict.fromkeys(transform for transform, _ in self.views))
+
+    def select(self, transform: str) -> "Features":
+        """The views of one transform only."""
+        slots = [i for i, (name, _) in enumerate(self.views) if name == transform]
+        if not slots:
+            raise ValueError(f"features hold no {transform!r} views (they hold {self.transforms})")
+        return Features(self.values[:, slots], tuple(self.views[i] for i in slots))
+
+    def photos(self, index: int | slice | Sequence[int]) -> "Features":
+        """A subset of the photos, all views kept."""
+        if isinstance(index, int):
+            index = [index]
+        return Features(self.values[index], self.views)
+
+
+class Predictor:
+    """Predicts score distributions ``[N, num_bins]`` for photos of any size, under any theme.
+
+    model: an ``AestheticModel`` (put in eval mode here). theme_names: index = theme id.
+    canvas: the square side photos are fitted into for the ``full`` view (the checkpoint's, 800 for AVA).
+    card: what the checkpoint says about itself (see ``from_checkpoint``).
+    """
+
+    def __init__(
+        self,
+        model: AestheticModel,
+        theme_names: Sequence[str] = (),
+        canvas: int = DEFAULT_CANVAS,
+        card: dict[str, Any] | None = None,
+        device: str | torch.device = "cpu",
+    ):
+        if len(theme_names) != model.num_themes:
+            raise ValueError(f"theme_names has {len(theme_names)} names but the model has {model.num_themes} themes")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.theme_names = list(theme_names)
+        self.num_bins = model.num_bins
+        self.canvas = int(canvas)
+        self.card = dict(card or {})
+        self._theme_index: dict[str, int] = {}
+        for index, name in enumerate(self.theme_names):
+            self._theme_index.setdefault(name.casefold(), index)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "Predictor":
+        """Load a checkpoint (``CheckpointError`` if unusable) and rebuild its model in eval mode."""
+        payload = load_checkpoint(path, map_location=device)
+        model = model_from_checkpoint(payload, path)
+        config = payload.get("config") or {}
+        canvas = payload.get("canvas") or (config.get("canvas") if isinstance(config, dict) else None) or DEFAULT_CANVAS
+        data = dict(payload.get("data") or {})
+        card = {
+            "checkpoint": os.fspath(path),
+            "data": {key: data.get(key) for key in ("name", "description", "synthetic", "untrained") if key in data},
+            "model": dict(payload["model_args"]),
+            "recipe": _plain(config),
+            "metrics": _plain(payload.get("metrics") or {}),
+            "code_version": payload.get("code_version"),
+            "epoch": payload.get("epoch"),
+            "num_bins": payload["num_bins"],
+            "num_themes": len(payload["theme_names"]),
+            "canvas": int(canvas),
+        }
+        return cls(model, payload["theme_names"], canvas=int(canvas), card=card, device=device)
+
+    def describe(self) -> str:
+        """One line: which model, trained on what (and a warning when the data is synthetic)."""
+        backbone = self.card.get("model", {}).get("backbone", "unknown")
+        data = self.card.get("data", {})
+        name = data.get("name")
+        if not name:
+            line = f"{backbone} model; the checkpoint does not say what it was trained on"
+        elif data.get("synthetic"):
+            line = f"{backbone} model trained on the SYNTHETIC benchmark '{name}' — not an AVA model"
+        else:
+            line = f"{backbone} model trained on '{name}'"
+        if data.get("untrained"):
+            line += " (untrained: random weights)"
+        return line
+
+    # --- themes ---------------------------------------------------------------------------------
+
+    def theme_id(self, theme: Theme) -> int:
+        """A theme name (exact, case-insensitive), an id, or None / "no theme" -> id (-1 = no theme)."""
+        if theme is None:
+            return NO_THEME
+        if isinstance(theme, (bool, np.bool_)):
+            raise TypeError(f"theme must be a name, an int id or None, got {theme!r}")
+        if isinstance(theme, (int, np.integer)):
+            if not NO_THEME <= theme < len(self.theme_names):
+                raise ValueError(
+                    f"theme id {int(theme)} is out of range: use -1 (no theme) or 0..{len(self.theme_names) - 1}"
+                    if self.theme_names else f"theme id {int(theme)}: this model has no themes; use -1 or None"
+                )
+            return int(theme)
+        if not isinstance(theme, str):
+            raise TypeError(f"theme must be a name, an int id or None, got {type(theme).__name__}")
+        key = theme.strip().casefold()
+        if key == NO_THEME_NAME:
+            return NO_THEME
+        if key in self._theme_index:
+            return self._theme_index[key]
+        folded = {name.casefold(): name for name in reversed(self.theme_names)}
+        close = [folded[match] for match in difflib.get_close_matches(key, list(folded), n=5, cutoff=0.6)]
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"unknown theme {theme!r}{hint} (this model knows {len(self.theme_names)} themes, listed in "
+            f"Predictor.theme_names; use None or {NO_THEME_NAME!r} for none)"
+        )
+
+    def theme_ids(self, themes: Theme | Sequence[Theme], count: int) -> Tensor:
+        """LongTensor[count]: None (no theme for all), one theme for all, or one theme per photo."""
+        if isinstance(themes, (list, tuple, np.ndarray, Tensor)):
+            themes = list(themes.tolist() if hasattr(themes, "tolist") else themes)
+            if len(themes) != count:
+                raise ValueError(f"themes has {len(themes)} entries for {count} photos")
+            return torch.tensor([self.theme_id(theme) for theme in themes], dtype=torch.long)
+        return torch.full((count,), self.theme_id(themes), dtype=torch.long)
+
+    # --- photos -> features -> distributions ---------------------------------------------------
+
+    def load(self, photo: PhotoSource) -> Image.Image:
+        """A path or PIL image -> RGB photo fitted within the canvas (what every view starts from)."""
+        if isinstance(photo, Image.Image):
+            if photo.mode != "RGB":
+                # Through load_image's conversions (CMYK, 16-bit, alpha over white) via a lossless buffer.
+                buffer = io.BytesIO()
+                photo.save(buffer, format="TIFF")
+                buffer.seek(0)
+                return load_image(buffer, max_side=self.canvas)
+            return fit_within(photo, self.canvas)
+        return load_image(photo, max_side=self.canvas)
+
+    @torch.inference_mode()
+    def features(
+        self,
+        images: PhotoSource | Sequence[PhotoSource],
+        view: str | Sequence[str] = "full",
+        tta: bool = False,
+        batch_size: int = 8,
+    ) -> Features:
+        """Run the backbone once per photo and view -> ``Features`` (values Tensor[N, V, D]).
+
+        view: one of ``TRANSFORMS`` or several (e.g. all four, run as one padded batch per photo).
+        tta: the test-time views of each transform (``test_samples``), averaged at prediction.
+        batch_size: view images per forward pass; each batch is padded to its largest view only.
+        """
+        transforms = _check_views(view)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        sources = _as_list(images)
+        if not sources:
+            raise ValueError("images is empty")
+        layout: tuple[tuple[str, str], ...] | None = None
+        outputs: list[Tensor] = []
+        pending: list[Tensor] = []
+        for source in sources:  # one photo decoded at a time
+            photo = self.load(source)
+            samples, names = [], []
+            for transform in transforms:
+                views = test_samples(photo, transform, tta, rng=None, canvas=self.canvas)
+                samples += views
+                names += [(transform, name) for name in _sample_names(transform, tta, len(views))]
+            layout = layout or tuple(names)
+            pending += [to_normalized_tensor(sample) for sample in samples]
+            while len(pending) >= batch_size:
+                outputs.append(self._backbone(pending[:batch_size]))
+                pending = pending[batch_size:]
+        if pending:
+            outputs.append(self._backbone(pending))
+        values = torch.cat(outputs).reshape(len(sources), len(layout), -1)
+        return Features(values, layout)
+
+    def _backbone(self, tensors: list[Tensor]) -> Tensor:
+        batch = pad_batch(tensors, canvas=None).to(self.device)
+        return self.model.features(batch.images, batch.sizes).float().cpu()
+
+    @torch.inference_mode()
+    def predict_from_features(
+        self, features: Features, themes: Theme | Sequence[Theme] = None, view: str | None = None
+    ) -> np.ndarray:
+        """Distributions ``[N, num_bins]`` (float64): the softmax averaged over the V views.
+
+        view: which transform's views to use when ``features`` hold several (required then).
+        """
+        features = self._one_transform(features, view)
+        n, v, d = features.values.shape
+        theme_ids = self.theme_ids(themes, n).repeat_interleave(v).to(self.device)
+        values = features.values.reshape(n * v, d).to(self.device)
+        probabilities = self.model.predict_from_features(values, theme_ids)
+        return probabilities.reshape(n, v, -1).mean(dim=1).double().cpu().numpy()
+
+    @torch.inference_mode()
+    def predict_all_themes(self, features: Features, view: str | None = None) -> np.ndarray:
+        """Distributions ``[N, T, num_bins]`` under each of the T themes (for ranking themes)."""
+        features = self._one_transform(features, view)
+        n, v, d = features.values.shape
+        themes = len(self.theme_names)
+        result = np.empty((n, themes, self.num_bins))
+        if themes == 0:
+            return result
+        # Rows are (photo, theme, view) flattened; whole photos per chunk keep the reshape simple.
+        photos_per_chunk = max(1, HEAD_ROWS // (themes * v))
+        theme_ids = torch.arange(themes, device=self.device).repeat_interleave(v)
+        for start in range(0, n, photos_per_chunk):
+            chunk = features.values[start : start + photos_per_chunk].to(self.device)
+            m = chunk.shape[0]
+            values = chunk[:, None].expand(m, themes, v, d).reshape(m * themes * v, d)
+            probabilities = self.model.predict_from_features(values, theme_ids.repeat(m))
+            result[start : start + m] = probabilities.reshape(m, themes, v, -1).mean(dim=2).double().cpu().numpy()
+        return result
+
+    def predict(
+        self,
+        images: PhotoSource | Sequence[PhotoSource],
+        themes: Theme | Sequence[Theme] = None,
+        view: str = "full",
+        tta: bool = False,
+        batch_size: int = 8,
+    ) -> np.ndarray:
+        """Score distributions ``[N, num_bins]`` of photos (PIL images or paths) of any sizes.
+
+        themes: None (no theme), one name/id for all photos, or a list with one per photo.
+        view: ``full`` (pad + ROI at full resolution on the canvas), ``resize``, ``resized_pad`` or ``crop``.
+        """
+        if not isinstance(view, str):
+            raise ValueError(f"view must be one of {TRANSFORMS}, got {view!r}")
+        images = _as_list(images)
+        theme_ids = self.theme_ids(themes, len(images))  # fail on a bad theme before the backbone runs
+        return self.predict_from_features(self.features(images, view, tta, batch_size), theme_ids)
+
+    def _one_transform(self, features: Features, view: str | None) -> Features:
+        if view is not None:
+            return features.select(view)
+        if len(features.transforms) > 1:
+            raise ValueError(f"features hold views of {features.transforms}; pass view= to choose one")
+        return features
+
+
+def summarize(dist: Any) -> dict[str, Any]:
+    """Mean and standard deviation over the scores 1..K of one ``[K]`` (floats) or many ``[N, K]`` (arrays)."""
+    mean, std = distribution_mean(dist), distribution_std(dist)
+    if np.ndim(mean) == 0:
+        return {"mean": float(mean), "std": float(std)}
+    return {"mean": mean, "std": std}
+
+
+def _plain(value: Any) -> Any:
+    """Checkpoint values (tensors, numpy scalars, nested containers) -> JSON-ready Python values."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (Tensor, np.ndarray, np.generic)):
+        return value.tolist()
+    return value
+
+
+def _as_list(images: PhotoSource | Sequence[PhotoSource]) -> list[PhotoSource]:
+    if isinstance(images, (str, os.PathLike, Image.Image)):
+        return [images]
+    return list(images)
+
+
+def _check_views(view: str | Sequence[str]) -> tuple[str, ...]:
+    transforms = (view,) if isinstance(view, str) else tuple(view)
+    unknown = [name for name in transforms if name not in TRANSFORMS]
+    if not transforms or unknown or len(set(transforms)) != len(transforms):
+        raise ValueError(f"view must be one or more distinct names of {TRANSFORMS}, got {view!r}")
+    return transforms
+
+
+def _sample_names(transform: str, tta: bool, count: int) -> list[str]:
+    """Names of the views ``test_samples`` returns, in its order."""
+    if transform in ("full", "resized_pad"):
+        return list(SIX_VIEWS) if tta else ["original"]
+    return [f"random_{i}" for i in range(count)] if tta else ["centre"]
