@@ -1,0 +1,119 @@
+"""Checkpoint files: round trip, refusal of damaged or unsafe files, atomic writes."""
+import os
+import pickle
+
+import pytest
+import torch
+
+import workbench.checkpoints as checkpoints
+from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from workbench.model import build_model
+
+THEMES = ["Alpha", "Beta", "Gamma"]
+
+
+def make_payload(seed: int = 0) -> dict:
+    torch.manual_seed(seed)
+    model = build_model("compact", num_bins=10, num_themes=3, roi_size=16)
+    return {
+        "model_args": model.model_args,
+        "model": model.state_dict(),
+        "theme_names": THEMES,
+        "num_bins": 10,
+        "data": {"name": "tiny", "description": "", "synthetic": True, "root": "/data"},
+        "config": {"epochs": 1, "limit_images": None},
+        "metrics": {"emd1": 0.05},
+        "history": [{"epoch": 1, "train_loss": 0.1}],
+        "epoch": 1,
+        "step": 0,
+        "rng": {"torch": torch.get_rng_state()},
+    }
+
+
+class Arbitrary:
+    """Any class: unpickling it runs code chosen by whoever wrote the file."""
+
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_round_trip_rebuilds_a_model_with_identical_outputs(tmp_path):
+    payload = make_payload()
+    reference = build_model(**payload["model_args"])
+    reference.load_state_dict(payload["model"])
+    path = save_checkpoint(tmp_path / "model.pt", payload)
+    loaded = load_checkpoint(path)
+    assert loaded["format"] == checkpoints.FORMAT and loaded["theme_names"] == THEMES
+    assert loaded["data"]["synthetic"] is True and loaded["history"] == payload["history"]
+    model = model_from_checkpoint(loaded).eval()
+    reference.eval()
+    images, sizes = torch.randn(2, 3, 64, 64), torch.tensor([[64, 48], [40, 64]])
+    themes = torch.tensor([0, -1])
+    with torch.no_grad():
+        assert torch.equal(model(images, sizes, themes), reference(images, sizes, themes))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random_bytes", "empty", "missing"])
+def test_damaged_files_are_refused(tmp_path, damage):
+    path = save_checkpoint(tmp_path / "model.pt", make_payload())
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "random_bytes":
+        path.write_bytes(os.urandom(len(data)))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    with pytest.raises(CheckpointError, match="model.pt"):
+        load_checkpoint(path)
+
+
+def test_pickled_objects_are_refused_not_run(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({**make_payload(), "format": checkpoints.FORMAT, "format_version": 1, "extra": Arbitrary()}, path)
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        load_checkpoint(path)
+    plain = tmp_path / "plain.pkl"
+    plain.write_bytes(pickle.dumps(Arbitrary()))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(plain)
+
+
+def test_not_a_workbench_checkpoint_is_refused(tmp_path):
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a workbench checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_tampered_state_dicts_are_refused(tmp_path):
+    payload = make_payload()
+    name = next(key for key, value in payload["model"].items() if value.ndim == 4)
+    payload["model"][name] = torch.zeros(1, 1, 1, 1)
+    save_checkpoint(tmp_path / "shapes.pt", payload)
+    with pytest.raises(CheckpointError, match="does not match"):
+        model_from_checkpoint(load_checkpoint(tmp_path / "shapes.pt"), tmp_path / "shapes.pt")
+    payload = make_payload()
+    payload["theme_names"] = THEMES[:2]  # the theme branch has 3 rows
+    save_checkpoint(tmp_path / "themes.pt", payload)
+    with pytest.raises(CheckpointError, match="theme"):
+        model_from_checkpoint(load_checkpoint(tmp_path / "themes.pt"))
+
+
+def test_a_failed_save_leaves_the_old_file_intact_and_no_temp_file(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "last.pt", make_payload(seed=0))
+    before = path.read_bytes()
+    real_save = torch.save
+
+    def failing_save(obj, handle, *args, **kwargs):
+        real_save(obj, handle, *args, **kwargs)
+        handle.truncate(handle.tell() // 2)  # half written when the disk fills up or the job is killed
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(checkpoints.torch, "save", failing_save)
+    with pytest.raises(OSError, match="No space"):
+        save_checkpoint(path, make_payload(seed=1))
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1

@@ -1,0 +1,348 @@
+"""Training: a notebook-style run, exact kill-and-resume, interrupts, DDP with gloo, config handling."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
+from workbench.data.datasets import AestheticDataset
+from workbench.train import (
+    EpochBatchSampler, Hook, TrainConfig, evaluate_checkpoint, evaluate_model, plot_history, prepare_table, train,
+)  # fmt: skip
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = [(48, 64), (64, 48), (80, 80), (40, 96), (96, 56), (56, 72)]  # (h, w): several shapes and orientations
+THEMES = ["Alpha", "Beta", "Gamma"]
+
+
+def write_tiny_folder(root: Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = 0) -> Path:
+    """A dataset folder in the generic CSV format whose score follows the photo's brightness (learnable)."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    rows = []
+    splits = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
+    for index, split in enumerate(splits):
+        h, w = SIZES[index % len(SIZES)]
+        brightness = rng.uniform(0.1, 0.9)
+        pixels = np.clip(brightness + rng.normal(0, 0.05, (h, w, 3)), 0, 1)
+        name = f"images/{index:03d}.png"
+        Image.fromarray((pixels * 255).astype(np.uint8)).save(root / name)
+        mean = 2 + 6 * brightness
+        votes = np.exp(-0.5 * ((np.arange(1, 11) - mean) / 1.3) ** 2)
+        votes = np.round(100 * votes / votes.sum()).astype(int)
+        rows.append({"image": name, "split": split, "theme": THEMES[index % 3], **{f"v{k}": votes[k - 1] for k in range(1, 11)},
+                     "width": w, "height": h})  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
+    (root / "themes.txt").write_text("\n".join(THEMES) + "\n")
+    (root / "dataset.json").write_text(json.dumps({"name": "tiny", "description": "test photos", "synthetic": True}))
+    return root
+
+
+def tiny_config(root: Path, out_dir: Path, **overrides) -> TrainConfig:
+    values = dict(
+        data_root=str(root), out_dir=str(out_dir), backbone="compact", pretrained=False, freeze_bn=False,
+        roi_size=32, canvas=128, epochs=2, batch_size=4, lr_backbone=0.01, lr_head=0.1, num_workers=0,
+        device="cpu", amp=False,
+    )  # fmt: skip
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    return write_tiny_folder(tmp_path_factory.mktemp("tiny"))
+
+
+def subprocess_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def train_command(config_path: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "workbench", "train", "--config", str(config_path), "--no-progress", *extra]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_training_from_a_function_call_learns_and_writes_checkpoints(tiny_root, tmp_path):
+    seen_steps = []
+
+    class Count(Hook):
+        def after_step(self, trainer):
+            seen_steps.append((trainer.epoch, trainer.step))
+
+    result = train(tiny_config(tiny_root, tmp_path / "run"), progress=False, hooks=[Count()])
+    history = result.history
+    assert list(history["epoch"]) == [1, 2]
+    assert history["train_loss"].iloc[1] < history["train_loss"].iloc[0]
+    assert {"lr", "seconds", "skipped", "images", "val_emd1", "val_srcc_mean"} <= set(history.columns)
+    assert history["images"].tolist() == [24, 24] and history["skipped"].tolist() == [0, 0]
+    assert seen_steps == [(0, s) for s in range(1, 7)] + [(1, s) for s in range(1, 7)]
+    assert set(result.metrics) >= {"emd1", "emd2", "srcc_mean"} and result.metrics["emd1"] == history["val_emd1"].iloc[-1]
+
+    payload = load_checkpoint(result.checkpoint)  # weights_only=True: plain types and tensors only
+    assert result.checkpoint == tmp_path / "run" / "last.pt" and result.best_checkpoint.is_file()
+    assert (payload["epoch"], payload["step"]) == (2, 0)
+    assert [row["epoch"] for row in payload["history"]] == [1, 2]
+    assert payload["data"] == {"name": "tiny", "description": "test photos", "synthetic": True, "root": str(tiny_root)}
+    assert payload["theme_names"] == THEMES and payload["num_bins"] == 10
+    assert payload["canvas"] == 128 and payload["transform"] == "full"
+    assert payload["config"]["backbone"] == "compact" and isinstance(payload["rng"]["torch"], torch.Tensor)
+    assert [group["lr"] for group in payload["optimizer"]["param_groups"]] == [0.01, 0.1]
+    assert (tmp_path / "run" / "history.csv").is_file() and (tmp_path / "run" / "config.yaml").is_file()
+    best = load_checkpoint(result.best_checkpoint)
+    assert best["metrics"]["emd1"] == min(history["val_emd1"])
+
+    # The checkpoint rebuilds the model; evaluation gives the metrics the training recorded.
+    model = model_from_checkpoint(payload)
+    table = prepare_table(tiny_config(tiny_root, tmp_path), verbose=False)
+    val = AestheticDataset(table, "val", canvas=128)
+    pred, target, index = evaluate_model(model, val, batch_size=4)
+    assert pred.shape == (8, 10) and index.tolist() == list(range(8))
+    np.testing.assert_allclose(pred.sum(axis=1), 1, atol=1e-5)
+    metrics = evaluate_checkpoint(result.checkpoint, split="val", device="cpu")
+    assert metrics["emd1"] == pytest.approx(history["val_emd1"].iloc[-1], abs=1e-6)
+    pred_tta, _, _ = evaluate_model(model, val, batch_size=12, tta=True)
+    assert pred_tta.shape == (8, 10) and not np.allclose(pred_tta, pred)
+    figure = plot_history(history)
+    assert len(figure.axes) == 2
+
+
+def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path):
+    config = tiny_config(tiny_root, tmp_path / "unused", epochs=3, theme_dropout=0.3, save_every_steps=1)
+    config_path = tmp_path / "config.yaml"
+    config.to_yaml(config_path)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    env = subprocess_env()
+
+    run = subprocess.run(train_command(config_path, "--out_dir", str(whole)), env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+
+    process = subprocess.Popen(train_command(config_path, "--out_dir", str(killed)), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    state = None
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if (killed / "last.pt").is_file():
+                payload = load_checkpoint(killed / "last.pt")
+                if payload["epoch"] >= 1 and payload["step"] >= 1:  # mid-epoch: the resume skips done batches
+                    process.send_signal(signal.SIGKILL)
+                    state = (payload["epoch"], payload["step"])
+                    break
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.communicate()
+    assert state is not None and state[0] < 3, f"the run ended before it could be killed: {process.stderr}"
+    assert load_checkpoint(killed / "last.pt")["epoch"] < 3
+
+    resumed = subprocess.run(train_command(config_path, "--out_dir", str(killed), "--resume"), env=env,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    a, b = load_checkpoint(whole / "last.pt"), load_checkpoint(killed / "last.pt")
+    assert (a["epoch"], a["step"]) == (b["epoch"], b["step"]) == (3, 0)
+    assert a["model"].keys() == b["model"].keys()
+    for name in a["model"]:
+        assert torch.equal(a["model"][name], b["model"][name]), name
+    for key, buffers in a["optimizer"]["state"].items():
+        assert torch.equal(buffers["momentum_buffer"], b["optimizer"]["state"][key]["momentum_buffer"])
+    for row_a, row_b in zip(a["history"], b["history"], strict=True):
+        for key in ("train_loss", "val_emd1", "val_srcc_mean", "lr", "images"):
+            assert row_a[key] == row_b[key] or (np.isnan(row_a[key]) and np.isnan(row_b[key])), key
+
+
+def test_sigterm_saves_the_current_step_and_exits(tiny_root, tmp_path):
+    config_path = tmp_path / "config.yaml"
+    tiny_config(tiny_root, tmp_path / "run", epochs=30, save_every_steps=1).to_yaml(config_path)
+    process = subprocess.Popen(train_command(config_path), env=subprocess_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    seen = None
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None and seen is None:
+            if (tmp_path / "run" / "last.pt").is_file():
+                seen = load_checkpoint(tmp_path / "run" / "last.pt")
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "SIGTERM" in stderr and "Traceback" not in stderr
+    payload = load_checkpoint(tmp_path / "run" / "last.pt")
+    position = (payload["epoch"], payload["step"])
+    assert (seen["epoch"], seen["step"]) <= position < (30, 0)  # saved where it stopped, at a step boundary
+    assert payload["progress"]["images"] == 4 * payload["step"]
+
+
+def test_ctrl_c_saves_after_the_current_step_then_raises(tiny_root, tmp_path):
+    class Interrupt(Hook):
+        def after_step(self, trainer):
+            if trainer.step == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C or a notebook's interrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tiny_root, tmp_path / "run"), progress=False, hooks=[Interrupt()])
+    assert signal.getsignal(signal.SIGINT) is previous
+    payload = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert (payload["epoch"], payload["step"]) == (0, 3)
+    assert payload["progress"]["images"] == 12
+
+
+def test_resume_refuses_different_settings_and_missing_checkpoints(tiny_root, tmp_path):
+    config = tiny_config(tiny_root, tmp_path / "run", epochs=1, max_steps_per_epoch=1)
+    train(config, progress=False)
+    changed = tiny_config(tiny_root, tmp_path / "run", epochs=2, max_steps_per_epoch=1, lr_head=0.5)
+    with pytest.raises(CheckpointError, match=r"lr_head \(0\.1 in the checkpoint, 0\.5 now\)"):
+        train(changed, resume=True, progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume"):
+        train(tiny_config(tiny_root, tmp_path / "other"), resume=True, progress=False)
+    # More epochs is a legitimate change: the run continues where it stopped.
+    longer = train(tiny_config(tiny_root, tmp_path / "run", epochs=2, max_steps_per_epoch=1), resume=True, progress=False)
+    assert list(longer.history["epoch"]) == [1, 2]
+
+
+def test_a_model_without_themes_saves_no_theme_names_and_evaluates(tiny_root, tmp_path):
+    result = train(tiny_config(tiny_root, tmp_path / "run", epochs=1, max_steps_per_epoch=2, use_theme=False), progress=False)
+    payload = load_checkpoint(result.checkpoint)
+    assert payload["theme_names"] == [] and model_from_checkpoint(payload).num_themes == 0
+    assert np.isfinite(evaluate_checkpoint(result.checkpoint, split="test", device="cpu")["emd1"])
+
+
+@pytest.mark.parametrize("batch_size", [4, 1])  # 1: a whole batch fails
+def test_photos_that_fail_to_load_are_counted_not_fatal(tmp_path, batch_size):
+    root = write_tiny_folder(tmp_path / "data", n_train=8, n_val=2, n_test=2)
+    (root / "images" / "001.png").write_bytes(b"not a photo")  # found by check_images: dropped up front
+    (root / "images" / "002.png").unlink()
+
+    class Damage(Hook):
+        def before_train(self, trainer):  # a photo that goes bad after the up-front check
+            data = (root / "images" / "003.png").read_bytes()
+            (root / "images" / "003.png").write_bytes(data[: len(data) // 2])
+
+    with pytest.warns(UserWarning, match="003.png"):
+        # roi_size 64: a batch of one photo still gives BatchNorm a 2x2 map at the end of the compact body.
+        config = tiny_config(root, tmp_path / "run", epochs=1, batch_size=batch_size, roi_size=64)
+        result = train(config, progress=False, hooks=[Damage()])
+    row = result.history.iloc[0]
+    assert (row["images"], row["skipped"]) == (5, 1)
+
+
+def test_ava_and_photonet_sources_read_the_published_layouts(tmp_path):
+    from workbench.train import load_table
+
+    ava = tmp_path / "AVA_dataset"
+    (ava / "images").mkdir(parents=True)
+    (ava / "aesthetics_image_lists").mkdir()
+    lines = []
+    for i in range(40):
+        votes = " ".join(str(v) for v in np.random.default_rng(i).integers(0, 30, 10))
+        lines.append(f"{i + 1} {1000 + i} {votes} 0 0 {[5, 7][i % 2]}")
+        Image.new("RGB", (40 + i, 50)).save(ava / "images" / f"{1000 + i}.jpg")
+    (ava / "AVA.txt").write_text("\n".join(lines) + "\n")
+    (ava / "challenges.txt").write_text("5 Black___White\n7 100_Meters\n")
+    (ava / "aesthetics_image_lists" / "generic_test.jpgl").write_text("".join(f"{1000 + i}\n" for i in range(30, 40)))
+    config = TrainConfig(data="ava", data_root=str(ava), val_fraction=0.1)
+    table = load_table(config)
+    assert table["split"].value_counts().to_dict() == {"train": 27, "test": 10, "val": 3}
+    assert table.attrs["theme_names"] == ["Black & White", "100 Meters"] and table.attrs["root"] == str(ava)
+    assert set(table["theme_id"]) == {0, 1}
+    limited = load_table(TrainConfig(data="ava", data_root=str(ava), limit_images=5))["split"].value_counts()
+    assert limited.to_dict() == {"train": 5, "test": 5, "val": 2}  # at most 5 per split (val holds 2 of 37 at 5%)
+
+    photonet = tmp_path / "photonet"
+    (photonet / "images").mkdir(parents=True)
+    rows = []
+    for i in range(30):
+        votes = np.random.default_rng(i).integers(0, 9, 7)
+        rows.append(f"{i + 1} {2000 + i} {votes.sum()} 4.5 1.2 " + " ".join(map(str, votes)))
+        if i < 25:  # five photos could not be downloaded
+            Image.new("RGB", (50, 40)).save(photonet / "images" / f"{2000 + i}.jpg")
+    (photonet / "photonet_dataset.txt").write_text("\r\n".join(rows) + "\r\n")
+    table = load_table(TrainConfig(data="photonet", data_root=str(photonet), use_theme=False))
+    assert len(table) == 25 and table.attrs["num_bins"] == 7
+    counts = table["split"].value_counts()
+    assert counts["train"] > counts["test"] > counts["val"]  # the paper's 14,800 / 1,200 test / 666 val proportions
+    with pytest.raises(FileNotFoundError, match="photonet_dataset.txt"):
+        load_table(TrainConfig(data="photonet", data_root=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path):
+    config_path = tmp_path / "config.yaml"
+    tiny_config(tiny_root, tmp_path / "run", epochs=1, shape_grouped=True).to_yaml(config_path)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    command = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "workbench", "train",
+               "--config", str(config_path), "--no-progress"]  # fmt: skip
+    run = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True, timeout=400, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    payload = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert payload["progress"]["world_size"] == 2 and len(payload["rng"]["ranks"]) == 2
+    row = payload["history"][0]
+    # 24 photos in batches of 4: each rank trains 3 of the 6 batches, so together they see each photo once.
+    assert row["images"] == 24
+    assert "val_emd1" in row and np.isfinite(row["val_emd1"])
+    assert run.stdout.count("data: tiny") == 1  # only rank 0 prints
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def test_config_from_dict_rejects_unknown_keys_and_coerces_values(tmp_path):
+    with pytest.raises(ValueError, match=r"'lr' \(did you mean"):
+        TrainConfig.from_dict({"lr": 0.1})
+    config = TrainConfig.from_dict({"lr_head": "1e-2", "epochs": "3", "amp": "false", "limit_images": "none"})
+    assert (config.lr_head, config.epochs, config.amp, config.limit_images) == (0.01, 3, False, None)
+    with pytest.raises(ValueError, match="epochs must be an int"):
+        TrainConfig.from_dict({"epochs": 2.5})
+    with pytest.raises(ValueError, match="transform must be one of"):
+        TrainConfig(transform="squash")
+    path = tmp_path / "config.yaml"
+    config.to_yaml(path)
+    assert TrainConfig.from_yaml(path) == config
+    path.write_text("epochs: 3\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig.from_yaml(path)
+
+
+def test_defaults_are_the_papers_recipe():
+    config = TrainConfig()
+    assert (config.backbone, config.pretrained, config.roi, config.roi_size, config.canvas) == ("inception_v3", True, "pool", 146, 800)
+    assert (config.epochs, config.batch_size, config.lr_backbone, config.lr_head) == (30, 16, 1e-3, 1e-2)
+    assert (config.momentum, config.weight_decay, config.lr_step_epochs, config.lr_gamma, config.emd_r) == (0.9, 1e-4, 10, 0.5, 2)
+    assert config.freeze_bn and config.use_theme and config.augment == "flip_crop" and config.transform == "full"
+
+
+@pytest.mark.parametrize("name", ["paper_ava", "paper_photonet", "demo_synthetic"])
+def test_shipped_configs_load(name):
+    config = TrainConfig.from_yaml(REPO / "configs" / f"{name}.yaml")
+    assert config.canvas == 800
+    if name == "paper_photonet":
+        assert config.data == "photonet" and not config.use_theme
+    if name == "demo_synthetic":
+        assert config.backbone == "compact" and not config.pretrained and not config.freeze_bn
+
+
+def test_epoch_batch_sampler_splits_one_batch_list_across_ranks():
+    one = EpochBatchSampler(10, 3, seed=1)
+    one.set_epoch(2)
+    ranks = [EpochBatchSampler(10, 3, seed=1, num_replicas=2, rank=r) for r in range(2)]
+    for sampler in ranks:
+        sampler.set_epoch(2)
+    batches = list(one)
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    assert list(ranks[0]) == batches[0::2] and list(ranks[1]) == batches[1::2]
+    assert len(ranks[0]) == len(list(ranks[0])) == 2
+    one.set_epoch(3)
+    assert list(one) != batches
