@@ -1,0 +1,43 @@
+"""The ablation runner: one config, variants that change only what the paper varies, across seeds."""
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from test_train import tiny_config, write_tiny_folder
+from workbench.ablation import VARIANTS, run_ablation, summarize, variant_config
+from workbench.checkpoints import load_checkpoint
+
+
+def test_variants_change_only_what_the_paper_varies(tmp_path):
+    base = tiny_config(tmp_path, tmp_path / "out")
+    for name in VARIANTS:
+        config = variant_config(base, name, seed=3, out_dir=tmp_path / "ablation")
+        changed = {f.name for f in dataclasses.fields(base) if getattr(config, f.name) != getattr(base, f.name)}
+        assert changed <= {"transform", "use_theme", "roi_size", "canvas", "augment", "seed", "out_dir"}, name
+        assert config.seed == 3 and Path(config.out_dir).parent.parent == tmp_path / "ablation"
+    assert variant_config(base, "Resize", 0, tmp_path).transform == "resize"
+    assert variant_config(base, "Canvas 400, ROI 73", 0, tmp_path).canvas == 400
+    with pytest.raises(ValueError, match="unknown ablation variant"):
+        variant_config(base, "Bigger Model", 0, tmp_path)
+
+
+@pytest.mark.slow
+def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path):
+    root = write_tiny_folder(tmp_path / "data", n_train=8, n_val=4, n_test=4)
+    base = tiny_config(root, tmp_path / "unused", epochs=1, max_steps_per_epoch=2)
+    out = tmp_path / "ablation"
+    results = run_ablation(base, out, seeds=(0, 1), variants=["Pad+ROI", "Pad+ROI+Theme"], tta=False, progress=False)
+    assert list(zip(results["variant"], results["seed"])) == [("Pad+ROI", 0), ("Pad+ROI", 1), ("Pad+ROI+Theme", 0), ("Pad+ROI+Theme", 1)]
+    assert pd.read_csv(out / "results.csv").shape[0] == 4
+    with_theme = load_checkpoint(results["checkpoint"].iloc[2])
+    assert with_theme["config"]["use_theme"] is True and with_theme["config"]["seed"] == 0
+    # A second call finds every pair done and trains nothing.
+    before = (out / "results.csv").stat().st_mtime_ns
+    again = run_ablation(base, out, seeds=(0, 1), variants=["Pad+ROI", "Pad+ROI+Theme"], tta=False, progress=False)
+    assert len(again) == 4 and (out / "results.csv").stat().st_mtime_ns == before
+    table = summarize(again)
+    assert list(table.index) == ["Pad+ROI", "Pad+ROI+Theme"]
+    assert table[("seeds", "n")].tolist() == [2, 2]
+    assert table[("emd1", "mean")].between(0, 1).all()
