@@ -458,7 +458,7 @@ def test_real_photonet_file():
     assert ((votes != frame["n_ratings"]) & frame["has_votes"]).sum() == 2780
     table = photonet_table(frame, "/nonexistent/photonet")
     assert table.attrs["dropped"] == {"no_votes": 1173, "duplicate_id": 1, "beyond_split_sizes": 20278 - 1174 - 16666}
-    assert table["split"].value_counts().to_dict() == {"train": 14800, "val": 1200, "test": 666}
+    assert table["split"].value_counts().to_dict() == {"train": 14800, "val": 666, "test": 1200}
 
 
 def test_real_photos_load_through_a_csv_folder(tmp_path):

@@ -73,7 +73,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, OSError, ValueError) as error:
         raise CheckpointError(
             f"{path}: not a readable workbench checkpoint (corrupt, truncated, or holding objects "
-            f"other than tensors and plain types): {error}"
+            f"other than tensors and plain types): {_first_line(error)}"
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a workbench checkpoint (no format={FORMAT!r} field)")
@@ -86,6 +86,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"({FORMAT_VERSION}); upgrade workbench"
         )
     return payload
+
+
+def _first_line(error: BaseException) -> str:
+    # torch's unpickling message suggests weights_only=False, which must never be done with an
+    # untrusted file: name the failure without that advice.
+    if isinstance(error, pickle.UnpicklingError):
+        return "the weights-only unpickler refused its contents"
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 def model_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> AestheticModel:

@@ -107,6 +107,8 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> "Predictor":
         """Load a checkpoint (``CheckpointError`` if unusable) and rebuild its model in eval mode."""
+        if str(device) == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         payload = load_checkpoint(path, map_location=device)
         model = model_from_checkpoint(payload, path)
         config = payload.get("config") or {}

@@ -51,7 +51,7 @@ from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_c
 from workbench.data.augment import AUGMENTS, TRANSFORMS, transform_canvas
 from workbench.data.batching import MIN_SIDE, ShapeGroupedBatchSampler, pad_batch
 from workbench.data.datasets import (
-    AestheticDataset, ava_table, check_images, collate_padded, photonet_table, read_ava_tanet_csv,
+    AestheticDataset, PHOTONET_SPLIT_SIZES, ava_table, check_images, collate_padded, photonet_table, read_ava_tanet_csv,
     read_ava_txt, read_csv_folder, read_idealo_json,
 )  # fmt: skip
 from workbench.losses import emd_loss
@@ -61,7 +61,6 @@ from workbench.model.heads import NO_THEME
 from workbench.model.roi import ROI_MODES
 
 DATA_SOURCES = ("csv", "ava", "photonet")
-PHOTONET_PAPER_SPLIT = (14800, 666, 1200)  # train, val, test (Sec. IV-A 2)
 STOP_CHECK_STEPS = 10  # under DDP, ranks agree on a pending SIGINT/SIGTERM every this many steps
 # Fields that may differ between a run and its resume: they change how, not what, is trained.
 RESUMABLE_CHANGES = frozenset({"epochs", "out_dir", "device", "num_workers", "save_every_steps", "compile", "eval_tta"})
@@ -275,7 +274,7 @@ def load_table(config: TrainConfig) -> pd.DataFrame:
             raise FileNotFoundError(f"{labels}: no such file (config photonet_labels, data_root {root})")
         # Sec. IV-A 2: a random 14,800 train / 666 val / 1,200 test split of the photos that could be downloaded.
         table = photonet_table(labels, _resolve(root, config.images_dir), seed=config.split_seed,
-                               split_sizes=PHOTONET_PAPER_SPLIT, require_images=True)  # fmt: skip
+                               split_sizes=PHOTONET_SPLIT_SIZES, require_images=True)  # fmt: skip
     attrs = dict(table.attrs)
     attrs.setdefault("root", str(root.resolve()))
     if config.data == "csv" and not (table["split"] == "val").any() and config.val_fraction > 0:
