@@ -6,7 +6,9 @@ The predictor is loaded once, at import (``--checkpoint``, else ``$WORKBENCH_CHE
 ``checkpoints/demo.pt``); callbacks are thin and call ``workbench.predict.Predictor``. The page
 shows the padded canvas with the photo's ROI, the distributions with and without the chosen theme,
 the four views (full / resize / resized_pad / crop) and a ranking of the themes. Switching the theme
-re-reads cached backbone features (per photo content and view), so only the head runs again.
+re-reads cached backbone features (per photo content and view), so only the head runs again, and
+re-sends only what depends on the theme: the summary, the table and the histograms, which are native
+Gradio bar plots (a few rows of JSON, drawn by the browser). Images and the ranking are sent once per photo.
 
 Without a UI: ``analyze(path, theme) -> Page`` and ``switch_theme(page.state, theme) -> Page``;
 ``clear_cache()`` empties the feature cache (for benchmarks).
@@ -18,9 +20,10 @@ import csv
 import hashlib
 import os
 import sys
+import tempfile
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -29,7 +32,6 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # offline: no telemetry, no ve
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402  (no pyplot: figures are never registered globally)
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 from workbench.checkpoints import CheckpointError  # noqa: E402
@@ -52,6 +54,7 @@ THUMBNAIL_SIDE = 320  # px: view thumbnails kept in the cache for drawing
 TOP_THEMES = 5
 ROI_COLOUR = (255, 64, 64)
 PADDING_GREY = (40, 40, 40)
+WITH_THEME = "with the theme"  # the with-theme histogram's series: a fixed name, whatever the theme
 VIEW_TITLES = {"full": "full (pad + ROI)", "resize": "resize", "resized_pad": "resized_pad", "crop": "crop"}
 
 
@@ -100,10 +103,32 @@ _cache: OrderedDict[tuple[str, str], CachedView] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
+# The page's images as webp files, one per photo (content hash) and view, removed with the cache entry
+# (and at exit). Gradio would encode a PIL image itself, in place, to a path named by its content: two
+# sessions showing the same photo at once could then serve a half-written file (the load test did).
+_images = tempfile.TemporaryDirectory(prefix="workbench-demo-")
+IMAGE_DIR = Path(_images.name)
+
+
+def image_file(name: str, draw: Callable[[], Image.Image | np.ndarray]) -> str:
+    """``IMAGE_DIR/name.webp``, drawn and written once, atomically (written aside, then renamed)."""
+    path = IMAGE_DIR / f"{name}.webp"
+    if not path.exists():
+        image = draw()
+        image = Image.fromarray(image) if isinstance(image, np.ndarray) else image
+        handle, staging = tempfile.mkstemp(dir=IMAGE_DIR, suffix=".tmp")
+        os.close(handle)
+        image.save(staging, format="webp")
+        os.replace(staging, path)
+    return str(path)
+
+
 def clear_cache() -> None:
-    """Forget every cached feature (benchmarks time a cold analysis after this)."""
+    """Forget every cached feature and image file (benchmarks time a cold analysis after this)."""
     with _cache_lock:
         _cache.clear()
+        for path in IMAGE_DIR.glob("*.webp"):
+            path.unlink(missing_ok=True)
 
 
 def cache_info() -> dict[str, int]:
@@ -139,7 +164,9 @@ def view_features(
             for view in missing:
                 _cache[(key, view)] = found[view]
             while len(_cache) > CACHE_PHOTOS * len(TRANSFORMS):
-                _cache.popitem(last=False)
+                evicted, view = _cache.popitem(last=False)[0]
+                for name in (view, "canvas") if view == "full" else (view,):
+                    (IMAGE_DIR / f"{evicted}-{name}.webp").unlink(missing_ok=True)
     return {view: found[view] for view in TRANSFORMS}
 
 
@@ -210,19 +237,19 @@ def photo_description(name: str, info: ImageInfo, photo: Image.Image, canvas: in
 
 
 def comparison_table(views: dict[str, np.ndarray], no_theme: np.ndarray, theme: str) -> pd.DataFrame:
-    """Mean, std and EMD(r=1) of each view against ``full``, and of no theme against the theme."""
-    full = views["full"]
-    rows = []
-    for view, dist in views.items():
-        stats = summarize(dist)
-        emd = 0.0 if view == "full" else float(per_image_distances(dist[None], full[None])["emd1"][0])
-        rows.append({"view": view, "theme": theme, "mean": stats["mean"], "std": stats["std"],
-                     "EMD(r=1)": emd, "EMD against": "—" if view == "full" else "full"})  # fmt: skip
-    stats = summarize(no_theme)
-    emd = float(per_image_distances(no_theme[None], full[None])["emd1"][0])
-    rows.append({"view": "full", "theme": NO_THEME_NAME, "mean": stats["mean"], "std": stats["std"],
-                 "EMD(r=1)": emd, "EMD against": f"full, {theme}"})  # fmt: skip
-    return pd.DataFrame(rows).round({"mean": 3, "std": 3, "EMD(r=1)": 4})
+    """Mean, std and EMD(r=1) of each view against ``full``, and of no theme against the theme.
+
+    All rows in one call each (a theme switch recomputes this table)."""
+    names = list(views)
+    rows = np.stack([*views.values(), no_theme])  # [V + 1, K]
+    stats = summarize(rows)
+    emd = per_image_distances(rows, np.tile(views["full"], (len(rows), 1)))["emd1"]
+    emd[names.index("full")] = 0.0
+    table = pd.DataFrame({
+        "view": names + ["full"], "theme": [theme] * len(names) + [NO_THEME_NAME], "mean": stats["mean"], "std": stats["std"],
+        "EMD(r=1)": emd, "EMD against": ["—" if view == "full" else "full" for view in names] + [f"full, {theme}"],
+    })  # fmt: skip
+    return table.round({"mean": 3, "std": 3, "EMD(r=1)": 4})
 
 
 def rank_themes(all_themes: np.ndarray, theme_names: list[str], top: int = TOP_THEMES) -> pd.DataFrame:
@@ -240,74 +267,51 @@ def rank_themes(all_themes: np.ndarray, theme_names: list[str], top: int = TOP_T
     return pd.DataFrame(rows, columns=columns).round({"mean": 3, "std": 3})
 
 
-def _histogram(ax, dist: np.ndarray, colour: str, title: str) -> None:
-    scores = np.arange(1, len(dist) + 1)
-    mean = summarize(dist)["mean"]
-    ax.bar(scores, dist, color=colour, width=0.8)
-    ax.axvline(mean, color="black", linestyle="--", linewidth=1)
-    ax.set_title(f"{title}\nmean {mean:.2f}", fontsize=9)
-    ax.set_xticks(scores)
-    ax.set_xlabel("score")
-    ax.tick_params(labelsize=7)
+def histogram_frame(dist: np.ndarray, series: str) -> pd.DataFrame:
+    """One histogram as a native plot's data (dist [K]): the browser draws it, the server sends ~10 rows.
+
+    Scores are strings so the bars sit on a category axis (one bar per score, ordered by the plot's
+    ``sort``). ``series`` picks the bars' colour from the plot's ``color_map``; it must not change
+    with the theme (the browser keeps the colour domain of the first data it drew)."""
+    return pd.DataFrame(
+        {"score": [str(score) for score in range(1, len(dist) + 1)], "probability": np.round(dist, 4), "series": series}
+    )
 
 
-def theme_figure(with_theme: np.ndarray, without_theme: np.ndarray, theme: str) -> Figure:
-    """Two histograms side by side: under the chosen theme, and without a theme."""
-    figure = Figure(figsize=(7, 3))  # fixed margins: constrained layout costs more than the drawing
-    figure.subplots_adjust(left=0.1, right=0.98, top=0.78, bottom=0.16, wspace=0.08)
-    axes = figure.subplots(1, 2, sharey=True)
-    _histogram(axes[0], with_theme, "tab:blue", f"theme: {theme}")
-    _histogram(axes[1], without_theme, "tab:gray", NO_THEME_NAME)
-    axes[0].set_ylabel("probability")
-    figure.suptitle("Predicted score distribution (full view)", fontsize=10)
-    return figure
-
-
-def views_figure(
-    distributions: dict[str, np.ndarray], thumbnails: dict[str, np.ndarray], sizes: dict[str, tuple[int, int]], theme: str
-) -> Figure:
-    """Each view's image (as the network sees it) above its histogram."""
-    figure = Figure(figsize=(11, 5.2))
-    figure.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.09, hspace=0.45, wspace=0.22)
-    axes = figure.subplots(2, len(distributions), height_ratios=[1.2, 1])
-    for column, (view, dist) in enumerate(distributions.items()):
-        axes[0, column].imshow(thumbnails[view])
-        axes[0, column].set_title(f"{VIEW_TITLES.get(view, view)}: {sizes[view][0]}×{sizes[view][1]}", fontsize=9)
-        axes[0, column].axis("off")
-        _histogram(axes[1, column], dist, "tab:blue" if view == "full" else "tab:orange", view)
-        if column:
-            axes[1, column].sharey(axes[1, 0])  # one scale, so the views compare at a glance
-    axes[1, 0].set_ylabel("probability")
-    figure.suptitle(f"Each view under theme: {theme}", fontsize=10)
-    return figure
+def histogram_top(distributions: np.ndarray) -> float:
+    """The y-axis top shared by all of a photo's histograms, from its distributions under every theme:
+    the bars compare at a glance and the axis does not jump when the theme changes."""
+    return float(min(1.0, np.ceil(20 * np.max(distributions) + 1e-9) / 20))
 
 
 # --- the analysis: what the page shows, callable without a UI ---------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class PhotoState:
-    """Per-session state: which photo is shown (the features live in the cache, not here)."""
+    """Per-session state: which photo is shown, under which theme (the features live in the cache)."""
 
     key: str
     path: str
     name: str
+    theme: str = NO_THEME_NAME
 
 
 @dataclass
 class Page:
-    """Everything the page shows for one photo and theme. ``None`` fields are left as they are."""
+    """What the page shows for one photo and theme. The photo-level fields do not depend on the theme:
+    ``analyze`` sets them, ``switch_theme`` leaves them ``None`` and the page keeps showing them."""
 
     state: PhotoState
     theme: str
     distributions: dict[str, np.ndarray]  # the four views under the theme, and NO_THEME_NAME
     summary: str
     table: pd.DataFrame
-    theme_plot: Figure
-    views_plot: Figure
     info: str | None = None
     canvas: Image.Image | None = None
+    views: dict[str, CachedView] | None = None  # each view's thumbnail and size
     ranking: pd.DataFrame | None = None
+    histogram_top: float | None = None  # y-axis top of every histogram of this photo, under any theme
 
 
 def analyze(path: str | os.PathLike | None, theme: str | None = NO_THEME_NAME) -> Page:
@@ -321,13 +325,17 @@ def analyze(path: str | os.PathLike | None, theme: str | None = NO_THEME_NAME) -
         photo, info = load_image_with_info(path, max_side=predictor.canvas)
     except ImageError as error:
         raise gr.Error(str(error).replace(path, name), title="Cannot use this file", print_exception=False) from None
-    state = PhotoState(content_hash(path), path, name)
+    state = PhotoState(content_hash(path), path, name, theme)
     views = view_features(state.key, photo)
     page = _page(state, theme, views)
     page.info = photo_description(name, info, photo, predictor.canvas)
     page.canvas = canvas_with_roi(photo, predictor.canvas)
-    all_themes = predictor.predict_all_themes(views["full"].features)[0]
-    page.ranking = rank_themes(all_themes, predictor.theme_names)
+    page.views = views
+    # Head only: every theme (for the ranking and the y scale) and no theme, on each view.
+    under_every_theme = {view: predictor.predict_all_themes(cached.features)[0] for view, cached in views.items()}
+    without = [predictor.predict_from_features(cached.features, None) for cached in views.values()]
+    page.ranking = rank_themes(under_every_theme["full"], predictor.theme_names)
+    page.histogram_top = histogram_top(np.concatenate([*under_every_theme.values(), *without]))
     return page
 
 
@@ -341,7 +349,7 @@ def switch_theme(state: PhotoState, theme: str | None) -> Page:
         except ImageError:
             raise gr.Error(f"{state.name} is no longer available; upload it again.") from None
 
-    return _page(state, theme, view_features(state.key, None, reload))
+    return _page(replace(state, theme=theme), theme, view_features(state.key, None, reload))
 
 
 def _theme_name(theme: str | None) -> str:
@@ -353,6 +361,7 @@ def _theme_name(theme: str | None) -> str:
 
 
 def _page(state: PhotoState, theme: str, views: dict[str, CachedView]) -> Page:
+    """The theme-dependent part of the page: what a theme switch recomputes."""
     distributions = {view: predictor.predict_from_features(cached.features, theme)[0] for view, cached in views.items()}
     no_theme = predictor.predict_from_features(views["full"].features, None)[0]
     with_theme, without = summarize(distributions["full"]), summarize(no_theme)
@@ -366,10 +375,6 @@ def _page(state: PhotoState, theme: str, views: dict[str, CachedView]) -> Page:
         distributions={**distributions, NO_THEME_NAME: no_theme},
         summary=summary,
         table=comparison_table(distributions, no_theme, theme),
-        theme_plot=theme_figure(distributions["full"], no_theme, theme),
-        views_plot=views_figure(
-            distributions, {v: c.thumbnail for v, c in views.items()}, {v: c.size for v, c in views.items()}, theme
-        ),
     )
 
 
@@ -400,6 +405,9 @@ def model_banner() -> str:
 
 def build_demo() -> gr.Blocks:
     theme_choices = [NO_THEME_NAME] + predictor.theme_names
+    # Native bar plots: the browser draws them from ~10 rows of JSON, so a theme switch sends almost nothing.
+    bars = {"x": "score", "y": "probability", "color": "series", "sort": [str(s) for s in range(1, predictor.num_bins + 1)],
+            "y_lim": [0, 1], "x_title": "score", "colors_in_legend": []}  # fmt: skip
     with gr.Blocks(title="workbench: theme-aware aesthetic scores") as blocks:
         gr.Markdown(
             "# Theme-aware aesthetic score distributions at full resolution\n"
@@ -417,46 +425,77 @@ def build_demo() -> gr.Blocks:
                 gr.Examples(example_rows(), inputs=[photo, theme], label="Examples (synthetic benchmark photos)")
             with gr.Column(scale=2):
                 info = gr.Markdown("Upload a photo or pick an example.", elem_id="photo-info")
-                canvas = gr.Image(label="Padded canvas: the photo's ROI in red", type="pil", interactive=False,
+                canvas = gr.Image(label="Padded canvas: the photo's ROI in red", type="filepath", interactive=False,
                                   elem_id="canvas", height=DISPLAY_SIDE + 20)  # fmt: skip
         summary = gr.Markdown(elem_id="summary")
         with gr.Row():
-            theme_plot = gr.Plot(label="With the theme vs without a theme", scale=3)
+            theme_histogram = gr.BarPlot(label="Full view, with the chosen theme", elem_id="histogram-theme", scale=2,
+                                         color_map={WITH_THEME: "#4c78a8"}, **bars)  # fmt: skip
+            no_theme_histogram = gr.BarPlot(label=f"Full view, {NO_THEME_NAME}", elem_id="histogram-no-theme", scale=2,
+                                            color_map={NO_THEME_NAME: "#888888"}, **bars)  # fmt: skip
             ranking = gr.Dataframe(label=f"Themes under which this photo scores highest / lowest (top {TOP_THEMES})",
-                                   interactive=False, scale=2, elem_id="ranking")  # fmt: skip
-        views_plot = gr.Plot(label="The four views: what the network sees, and its prediction")
+                                   interactive=False, scale=3, elem_id="ranking")  # fmt: skip
+        gr.Markdown("**The four views:** what the network sees (shown once per photo), and its prediction under the chosen theme")
+        view_images, view_histograms = {}, {}
+        with gr.Row():
+            for view in TRANSFORMS:
+                with gr.Column(min_width=200):
+                    view_images[view] = gr.Image(label=VIEW_TITLES.get(view, view), type="filepath", interactive=False,
+                                                 height=240, elem_id=f"view-{view}")  # fmt: skip
+                    view_histograms[view] = gr.BarPlot(label=f"{view}: predicted scores", elem_id=f"histogram-{view}",
+                                                       color_map={view: "#4c78a8" if view == "full" else "#f58518"}, **bars)  # fmt: skip
         table = gr.Dataframe(label="Mean, std and EMD(r=1) of each view against full, and of no theme against the theme",
                              interactive=False, elem_id="table")  # fmt: skip
         with gr.Accordion("About this model (checkpoint card)", open=False):
             gr.JSON(predictor.card)
 
-        outputs = [state, info, canvas, summary, theme_plot, views_plot, table, ranking]
+        histograms = [theme_histogram, no_theme_histogram, *view_histograms.values()]
+        outputs = [state, info, canvas, summary, *histograms, *view_images.values(), table, ranking]
+        # A switch re-sends only what depends on the theme; the canvas, the view images, the ranking
+        # and the no-theme histogram stay as they are.
+        switch_outputs = [state, summary, theme_histogram, *view_histograms.values(), table]
 
-        def show(page: Page) -> dict:
-            values = {state: page.state, summary: page.summary, theme_plot: page.theme_plot,
-                      views_plot: page.views_plot, table: page.table}  # fmt: skip
-            for component, value in ((info, page.info), (canvas, page.canvas), (ranking, page.ranking)):
-                if value is not None:
-                    values[component] = value
-            return values
+        def show(page: Page, shown: list) -> dict:
+            values = {state: page.state, summary: page.summary, table: page.table}
+            histogram_data = {theme_histogram: histogram_frame(page.distributions["full"], WITH_THEME)}
+            histogram_data |= {plot: histogram_frame(page.distributions[view], view) for view, plot in view_histograms.items()}
+            if page.views is not None:  # a new photo: its theme-independent parts, and its histograms' y scale
+                key = page.state.key
+                values |= {info: page.info, ranking: page.ranking, canvas: image_file(f"{key}-canvas", lambda: page.canvas)}
+                histogram_data[no_theme_histogram] = histogram_frame(page.distributions[NO_THEME_NAME], NO_THEME_NAME)
+                for view, image in view_images.items():
+                    w, h = page.views[view].size
+                    path = image_file(f"{key}-{view}", lambda view=view: page.views[view].thumbnail)
+                    values[image] = gr.Image(path, label=f"{VIEW_TITLES.get(view, view)}: {w}×{h}")
+            for plot, data in histogram_data.items():  # a switch sends plain data: a property update costs more
+                values[plot] = data if page.views is None else gr.BarPlot(data, y_lim=[0, page.histogram_top])
+            return {component: value for component, value in values.items() if component in shown}
 
         def on_photo(path: str | None, theme_value: str) -> dict:
             if path is None:  # cleared
                 return {state: None, info: "Upload a photo or pick an example.", canvas: None, summary: "",
-                        theme_plot: None, views_plot: None, table: None, ranking: None}  # fmt: skip
-            return show(analyze(path, theme_value))
+                        table: None, ranking: None, **dict.fromkeys([*histograms, *view_images.values()])}  # fmt: skip
+            return show(analyze(path, theme_value), outputs)
 
         def on_theme(path: str | None, theme_value: str, current: PhotoState | None) -> dict:
             if path is None:
-                return {}
-            if current is None or current.path != path:  # the photo's analysis has not landed yet
-                return show(analyze(path, theme_value))
-            return show(switch_theme(current, theme_value))
+                return gr.skip()
+            if current is None or current.path != path:  # the photo's analysis has not landed yet, or an API call
+                return show(analyze(path, theme_value), switch_outputs)
+            return show(switch_theme(current, theme_value), switch_outputs)
 
-        photo.change(on_photo, [photo, theme], outputs, api_name="analyze")
+        def after_photo(path: str | None, theme_value: str, current: PhotoState | None) -> dict:
+            """The theme may have changed while the photo was analysed: show the one now chosen."""
+            if current is None or current.path != path or current.theme == _theme_name(theme_value):
+                return gr.skip()
+            return show(switch_theme(current, theme_value), switch_outputs)
+
+        switch = {"concurrency_limit": SWITCH_CONCURRENCY_LIMIT, "concurrency_id": "switch"}
+        photo.change(on_photo, [photo, theme], outputs, api_name="analyze").success(
+            after_photo, [photo, theme, state], switch_outputs, api_visibility="private", show_progress="hidden", **switch
+        )  # fmt: skip
         # .input: only the user's choice, not the value an example sets along with its photo.
-        theme.input(on_theme, [photo, theme, state], outputs, api_name="switch_theme",
-                    concurrency_limit=SWITCH_CONCURRENCY_LIMIT, concurrency_id="switch")  # fmt: skip
+        theme.input(on_theme, [photo, theme, state], switch_outputs, api_name="switch_theme", **switch)
     blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return blocks
 

@@ -8,11 +8,13 @@
 #
 # Steps (each under its own timeout; a failed step is reported and the others still run):
 #   1. cuda_checks.py     batch invariance (fp32 and bf16, roi pool and align), device vs CPU, training steps
-#   2. paper_throughput.py Inception-v3, canvas 800, roi 146: batch 16 and the largest batch that fits,
+#   2. train_check.py     the training engine on the device: workbench.train with AMP, channels_last (and
+#                          torch.compile with COMPILE=1), pinned workers, resume, six-view evaluation
+#   2b. paper_throughput.py Inception-v3, canvas 800, roi 146: batch 16 and the largest batch that fits,
 #                          training and inference, AMP bf16 + channels_last
 #   3. data_pipeline.py   images/s per worker on this machine's cores -> DataLoader workers for the
-#                          training images/s measured in step 2
-# Exit status: 0 when every step passed, 1 otherwise. At most 7 files are written.
+#                          training images/s measured in step 2b
+# Exit status: 0 when every step passed, 1 otherwise. At most 8 files are written.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -61,6 +63,7 @@ fi
     2>&1 | tee -a "$SUMMARY" || true
 
 step cuda_checks 300 "$PYTHON" bench/cuda_checks.py --device "$DEVICE" "${QUICK_FLAG[@]}" --json "$LOGS/cuda_checks.json"
+step train_check 300 "$PYTHON" bench/train_check.py --device "$DEVICE" "${QUICK_FLAG[@]}" "${COMPILE_FLAG[@]}"
 step throughput 420 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${QUICK_FLAG[@]}" "${COMPILE_FLAG[@]}" \
     --json "$LOGS/throughput.json"
 

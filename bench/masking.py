@@ -1,24 +1,18 @@
-"""What stem masking costs: forward time with the padding zeroed after each stem layer vs without.
+"""What stem masking costs: forward (and training-step) time of the library's masking vs none.
 
-The masked model is the library's (``RoiBackbone`` calls ``mask_padding`` after each stem layer);
-the unmasked variant replaces ``workbench.model.backbones.mask_padding`` by the identity for its
-calls only. Two estimates of the overhead, measured side by side:
+The library (``RoiBackbone.pooled_regions``) zeroes, in place and before each stem ReLU, only the
+"border strips" just beyond each photo's region that the next step reads (``zero_border_strips_``,
+whose docstring says why that is exact). Three variants, measured side by side, round-robin:
 
-- end to end: median forward time masked / unmasked - 1 (the real figure; noisy on shared CPUs);
-- isolated: the three ``mask_padding`` calls alone, on tensors of the stem's output shapes, over
-  the unmasked forward (less noisy; misses cache effects).
+- "library (border strips)": the library as it is;
+- "full mask (previous)": the previous library code, patched in here as the reference:
+  ``mask_padding`` (an out-of-place multiply by a full [B, 1, H, W] mask) after each stem layer;
+- "unmasked": the stem layers run plainly, nothing zeroed (wrong answers; the time baseline).
 
-A PROPOSAL (not the library's code) is measured beside them and checked against the library's
-features and gradients (max relative differences printed): "border strips". Nothing reads most of
-the padding. A valid convolution's outputs inside a photo's valid size read only inputs inside it;
-a 3x3 padded convolution reads one pixel beyond; ROI pooling's float bin edges can read one row or
-column beyond the box (harmless on ReLU output when that pixel is 0). So zeroing, IN PLACE, the
-1-pixel strips just beyond each photo's region of the outputs that feed a padded convolution or the
-ROI pooling gives the same features as masking everything. Done on the pre-activation (conv or
-BatchNorm output, which their backward does not need; ReLU(0) = 0) and unrecorded by autograd (the
-ReLU passes no gradient where it outputs 0), it gives the same gradients too.
-The library's out-of-place product instead allocates and writes a stem-sized tensor per layer; on
-CPU the page faults of that fresh memory are most of its cost.
+Overhead = library / unmasked - 1, end to end (the real figure; noisy on shared CPUs), and isolated:
+the ``zero_border_strips_`` (resp. ``mask_padding``) calls alone, on tensors of the stem's output
+shapes, over the unmasked forward (less noisy; misses cache effects). The library is checked against
+the full mask (CHECK line): max relative differences of the features and of all parameter gradients.
 
 Goal: overhead < 3% of the forward.
 
@@ -30,99 +24,73 @@ import contextlib
 
 import common  # noqa: F401  (puts the repository root on sys.path)
 import torch
-from torch import nn
-from torchvision.ops.misc import FrozenBatchNorm2d
 
-import workbench.model.backbones as backbones
 from common import (
     Runtime, add_model_options, ava_like_sizes, base_parser, fit_sizes, median, print_goal, print_header, print_ratio,
     print_table, random_padded_batch, random_targets, resolve_model_options, runtime_from_args, write_json,
 )  # fmt: skip
 from workbench.losses import emd_loss
+from workbench.model.backbones import RoiBackbone
 from workbench.model.build import build_model
-from workbench.model.roi import conv_output_sizes, mask_padding, pool_regions
+from workbench.model.roi import conv_output_sizes, mask_padding, pool_regions, zero_border_strips_
 
 GOAL = 0.03
-ROI_POOL_REACH = 1  # ROI pooling's rounded bin edges read at most one pixel beyond the box
+EXACT = 1e-5  # max relative difference of features and gradients, library vs full mask
+LIBRARY, FULL_MASK, UNMASKED = "library (border strips)", "full mask (previous)", "unmasked"
 
 
-def zero_border_strips_(features: torch.Tensor, sizes: torch.Tensor, reach: int) -> torch.Tensor:
-    """In place: zero the ``reach``-pixel strips just below and right of each photo's region (h, w).
-
-    Unrecorded by autograd (``no_grad``): recorded, each slice assignment would cost a full-size
-    gradient copy in backward. The gradient stays exact because a ReLU follows: it passes no gradient
-    where its output is 0, and the convolution or BatchNorm before does not need its own output.
-    """
-    with torch.no_grad():
-        for index, (h, w) in enumerate(sizes.tolist()):
-            features[index, :, h : h + reach, : w + reach] = 0
-            features[index, :, :h, w : w + reach] = 0
-    return features
-
-
-def _pre_activation(layer: nn.Module) -> nn.Module:
-    """The last convolution or BatchNorm of a stem layer: its output is what the ReLU reads."""
-    candidates = [m for m in layer.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, FrozenBatchNorm2d))]
-    if not candidates:
-        raise ValueError(f"stem layer {layer.__class__.__name__} has no Conv2d or BatchNorm")
-    return candidates[-1]
-
-
-def pooled_regions_border_strips(self, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
-    """PROPOSAL for ``RoiBackbone.pooled_regions``: zero only the strips the next step reads, in place."""
+def pooled_regions_full_mask(self: RoiBackbone, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+    """The previous ``RoiBackbone.pooled_regions``: ``mask_padding`` after each whole stem layer."""
     x = self.input_transform(images)
-    for index, (layer, (kernel, stride, padding)) in enumerate(zip(self.stem, self._geometry)):
+    for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
         sizes = conv_output_sizes(sizes, kernel, stride, padding)
-        reach = self._geometry[index + 1][2] if index + 1 < len(self._geometry) else ROI_POOL_REACH
-        if reach == 0:  # a valid convolution reads nothing beyond the valid size
-            x = layer(x)
-            continue
-        hook = _pre_activation(layer).register_forward_hook(
-            lambda module, inputs, output, sizes=sizes, reach=reach: zero_border_strips_(output, sizes, reach)
-        )
-        try:
-            x = layer(x)
-        finally:
-            hook.remove()
+        x = mask_padding(layer(x), sizes)
     return pool_regions(x, sizes, self.roi_size, self.roi)
 
 
-VARIANTS = {  # name -> (RoiBackbone.pooled_regions or None to keep the library's, mask_padding)
-    "masked": (None, mask_padding),  # the library as it is
-    "unmasked": (None, lambda features, sizes: features),
-    "border strips": (pooled_regions_border_strips, mask_padding),
+def pooled_regions_unmasked(self: RoiBackbone, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
+    """``RoiBackbone.pooled_regions`` without any masking: padding leaks (the time baseline)."""
+    x = self.input_transform(images)
+    for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
+        sizes = conv_output_sizes(sizes, kernel, stride, padding)
+        x = layer(x)
+    return pool_regions(x, sizes, self.roi_size, self.roi)
+
+
+VARIANTS = {  # name -> RoiBackbone.pooled_regions, None for the library's
+    LIBRARY: None,
+    FULL_MASK: pooled_regions_full_mask,
+    UNMASKED: pooled_regions_unmasked,
 }
 
 
 @contextlib.contextmanager
 def variant(name: str):
     """The backbone switched to variant ``name`` of VARIANTS, restored on exit."""
-    pooled_regions, mask = VARIANTS[name]
-    original = backbones.mask_padding, backbones.RoiBackbone.pooled_regions
-    backbones.mask_padding = mask
-    if pooled_regions is not None:
-        backbones.RoiBackbone.pooled_regions = pooled_regions
+    original = RoiBackbone.pooled_regions
+    if VARIANTS[name] is not None:
+        RoiBackbone.pooled_regions = VARIANTS[name]
     try:
         yield
     finally:
-        backbones.mask_padding, backbones.RoiBackbone.pooled_regions = original
+        RoiBackbone.pooled_regions = original
 
 
-def stem_outputs(model, batch, runtime: Runtime) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(features, valid sizes) after each stem layer, as ``mask_padding`` sees them."""
+def stem_outputs(model, batch, runtime: Runtime) -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    """(features, valid sizes, reach) after each stem layer, as the masking functions see them."""
     visual = model.backbone
     outputs = []
     with torch.inference_mode(), runtime.autocast():
-        x, sizes = visual.input_transform(batch.images), batch.sizes
-        for layer, (kernel, stride, padding) in zip(visual.stem, visual._geometry):
+        x, sizes = visual.input_transform(batch.images), batch.sizes.cpu()
+        for layer, (kernel, stride, padding), reach in zip(visual.stem, visual._geometry, visual._reaches):
             x = layer(x)
             sizes = conv_output_sizes(sizes, kernel, stride, padding)
-            outputs.append((x.clone(), sizes.clone()))
+            outputs.append((x.clone(), sizes.clone(), reach))
     return outputs
 
 
 def relative_differences(model, batch, targets, runtime: Runtime) -> dict[str, float]:
-    """Max relative difference of the features and of all parameter gradients, proposal vs library.
+    """Max relative difference of the features and of all parameter gradients, library vs full mask.
 
     BatchNorm in eval mode (frozen: the paper's recipe for Inception-v3), no dropout. (Inception's
     stem has BatchNorm; in train mode its batch statistics span the whole canvas, padding included,
@@ -130,7 +98,7 @@ def relative_differences(model, batch, targets, runtime: Runtime) -> dict[str, f
     """
     features, gradients = {}, {}
     model.eval()
-    for name in ("masked", "border strips"):
+    for name in (FULL_MASK, LIBRARY):
         model.zero_grad(set_to_none=True)
         with variant(name), runtime.autocast():
             features[name] = model.features(batch.images, batch.sizes).float()
@@ -139,8 +107,8 @@ def relative_differences(model, batch, targets, runtime: Runtime) -> dict[str, f
     model.zero_grad(set_to_none=True)
 
     def relative(values: dict[str, torch.Tensor]) -> float:
-        scale = values["masked"].abs().max().item() or 1.0
-        return (values["border strips"] - values["masked"]).abs().max().item() / scale
+        scale = values[FULL_MASK].abs().max().item() or 1.0
+        return (values[LIBRARY] - values[FULL_MASK]).abs().max().item() / scale
 
     return {"features": relative(features), "gradients": relative(gradients)}
 
@@ -160,9 +128,15 @@ def bench_backbone(backbone: str, batch_size: int, args, runtime: Runtime) -> di
 
         return run
 
+    def strips_alone() -> None:
+        with torch.inference_mode():
+            for values, valid, reach in stem:
+                if reach:
+                    zero_border_strips_(values, valid, reach)
+
     def masks_alone() -> None:
         with torch.inference_mode():
-            for values, valid in stem:
+            for values, valid, _ in stem:
                 mask_padding(values, valid)
 
     def train_step(name: str):
@@ -177,14 +151,66 @@ def bench_backbone(backbone: str, batch_size: int, args, runtime: Runtime) -> di
         return run
 
     variants = {name: forward(name) for name in VARIANTS}
+    variants["zero_border_strips_ alone"] = strips_alone
     variants["mask_padding alone"] = masks_alone
     if args.train:
         variants.update({f"train {name}": train_step(name) for name in VARIANTS})
     times = runtime.time(variants, args.repeats, args.warmup, desc=backbone)
     result = {name: median(values) for name, values in times.items()}
-    result["spread unmasked"] = (max(times["unmasked"]) - min(times["unmasked"])) / result["unmasked"]
+    result["spread unmasked"] = (max(times[UNMASKED]) - min(times[UNMASKED])) / result[UNMASKED]
     result["differences"] = relative_differences(model, batch, targets, runtime)
     return result
+
+
+def summarise(backbone: str, batch_size: int, canvas: int, result: dict, train: bool) -> tuple[dict, dict]:
+    """(table row, ratios) of one backbone's ``bench_backbone`` result."""
+    unmasked = result[UNMASKED]
+    row = {
+        "backbone": backbone, "batch": batch_size, "canvas": canvas,
+        "library ms": 1e3 * result[LIBRARY], "full mask ms": 1e3 * result[FULL_MASK], "unmasked ms": 1e3 * unmasked,
+        "overhead %": 100 * (result[LIBRARY] / unmasked - 1),
+        "isolated %": 100 * result["zero_border_strips_ alone"] / unmasked,
+        "full mask %": 100 * (result[FULL_MASK] / unmasked - 1),
+        "full mask isolated %": 100 * result["mask_padding alone"] / unmasked,
+        "unmasked spread %": 100 * result["spread unmasked"],
+    }  # fmt: skip
+    ratios = {
+        f"forward library/unmasked {backbone}": result[LIBRARY] / unmasked,
+        f"forward full mask/unmasked {backbone}": result[FULL_MASK] / unmasked,
+        f"zero_border_strips_ alone/forward {backbone}": result["zero_border_strips_ alone"] / unmasked,
+        f"mask_padding alone/forward {backbone}": result["mask_padding alone"] / unmasked,
+        f"library vs full mask differences {backbone}": result["differences"],
+    }
+    if train:
+        for name, short in ((LIBRARY, "library"), (FULL_MASK, "full mask")):
+            ratios[f"train {short}/unmasked {backbone}"] = result[f"train {name}"] / result[f"train {UNMASKED}"]
+        row["train overhead %"] = 100 * (ratios[f"train library/unmasked {backbone}"] - 1)
+        row["train full mask %"] = 100 * (ratios[f"train full mask/unmasked {backbone}"] - 1)
+    return row, ratios
+
+
+def print_ratios(row: dict, ratios: dict, repeats: int, train: bool) -> None:
+    backbone = row["backbone"]
+    differences = ratios[f"library vs full mask differences {backbone}"]
+    exactness = f"max relative diff to the full mask: features {differences['features']:.1e}, gradients {differences['gradients']:.1e}"
+    print_ratio(f"forward time masked / unmasked [{backbone}]", ratios[f"forward library/unmasked {backbone}"],
+                f"library, border strips; end to end, median of {repeats}; "
+                f"unmasked run-to-run spread {row['unmasked spread %']:.1f}%")  # fmt: skip
+    print_ratio(f"zero_border_strips_ alone / unmasked forward [{backbone}]",
+                ratios[f"zero_border_strips_ alone/forward {backbone}"], "library, isolated estimate")
+    print_ratio(f"forward time full mask / unmasked [{backbone}]", ratios[f"forward full mask/unmasked {backbone}"],
+                "previous library code, the reference")
+    print_ratio(f"mask_padding alone / unmasked forward [{backbone}]", ratios[f"mask_padding alone/forward {backbone}"],
+                "full mask, isolated estimate")
+    exact = max(differences.values()) <= EXACT
+    print(f"CHECK library == full mask [{backbone}]: {'PASS' if exact else 'FAIL'} ({exactness}; pass <= {EXACT:.0e})")
+    if train:
+        print_ratio(f"train step masked / unmasked [{backbone}]", ratios[f"train library/unmasked {backbone}"], "library")
+        print_ratio(f"train step full mask / unmasked [{backbone}]", ratios[f"train full mask/unmasked {backbone}"])
+    met = max(row["overhead %"], 0.0) < 100 * GOAL and row["isolated %"] < 100 * GOAL
+    print_goal(f"stem masking < {100 * GOAL:.0f}% [{backbone}]", met,
+               f"library (border strips): end to end {row['overhead %']:+.1f}%, isolated {row['isolated %']:.2f}%; "
+               f"previous full mask: {row['full mask %']:+.1f}%")  # fmt: skip
 
 
 def main() -> None:
@@ -200,44 +226,13 @@ def main() -> None:
     for backbone in args.backbones:
         batch_size = batch_sizes.get(backbone, 2)
         result = bench_backbone(backbone, batch_size, args, runtime)
-        unmasked = result["unmasked"]
-        row = {
-            "backbone": backbone, "batch": batch_size, "canvas": args.canvas,
-            "masked ms": 1e3 * result["masked"], "unmasked ms": 1e3 * unmasked,
-            "mask_padding ms": 1e3 * result["mask_padding alone"],
-            "overhead %": 100 * (result["masked"] / unmasked - 1),
-            "isolated %": 100 * result["mask_padding alone"] / unmasked,
-            "strips %": 100 * (result["border strips"] / unmasked - 1),
-            "unmasked spread %": 100 * result["spread unmasked"],
-        }  # fmt: skip
-        ratios[f"forward masked/unmasked {backbone}"] = result["masked"] / unmasked
-        ratios[f"mask_padding alone/forward {backbone}"] = result["mask_padding alone"] / unmasked
-        ratios[f"forward border strips/unmasked {backbone}"] = result["border strips"] / unmasked
-        ratios[f"border strips differences {backbone}"] = result["differences"]
-        if args.train:
-            for name in ("masked", "border strips"):
-                ratios[f"train {name}/unmasked {backbone}"] = result[f"train {name}"] / result["train unmasked"]
-            row["train overhead %"] = 100 * (ratios[f"train masked/unmasked {backbone}"] - 1)
-            row["train strips %"] = 100 * (ratios[f"train border strips/unmasked {backbone}"] - 1)
+        row, backbone_ratios = summarise(backbone, batch_size, args.canvas, result, args.train)
         rows.append(row)
+        ratios.update(backbone_ratios)
     print_table(rows)
     print()
     for row in rows:
-        backbone = row["backbone"]
-        differences = ratios[f"border strips differences {backbone}"]
-        print_ratio(f"forward time masked / unmasked [{backbone}]", ratios[f"forward masked/unmasked {backbone}"],
-                    f"end to end, median of {args.repeats}; unmasked run-to-run spread {row['unmasked spread %']:.1f}%")
-        print_ratio(f"mask_padding alone / unmasked forward [{backbone}]", ratios[f"mask_padding alone/forward {backbone}"],
-                    "isolated estimate")
-        print_ratio(f"forward time PROPOSAL border strips / unmasked [{backbone}]", ratios[f"forward border strips/unmasked {backbone}"],
-                    f"max relative diff to the library: features {differences['features']:.1e}, gradients {differences['gradients']:.1e}")
-        if args.train:
-            print_ratio(f"train step masked / unmasked [{backbone}]", ratios[f"train masked/unmasked {backbone}"])
-            print_ratio(f"train step PROPOSAL border strips / unmasked [{backbone}]", ratios[f"train border strips/unmasked {backbone}"])
-        met = max(row["overhead %"], 0.0) < 100 * GOAL and row["isolated %"] < 100 * GOAL
-        print_goal(f"stem masking < {100 * GOAL:.0f}% [{backbone}]", met,
-                   f"library: end to end {row['overhead %']:+.1f}%, isolated {row['isolated %']:.1f}%; "
-                   f"proposal border strips: {row['strips %']:+.1f}%")  # fmt: skip
+        print_ratios(row, ratios, args.repeats, args.train)
     write_json(args.json, {"rows": rows, "ratios": ratios, "goal": GOAL}, runtime)
 
 

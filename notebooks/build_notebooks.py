@@ -261,7 +261,12 @@ QUICKSTART = [
                   f"{'predicted under their challenge' if ava_model else 'predicted without theme (the model does not know AVA challenges)'}")
             ava_pred = predictor.predict(labelled["path"].tolist(), themes=labelled["theme_id"].tolist() if ava_model else None, tta=TTA)
             ava_titles = [f"AVA {i}" + (f"\\n{t}" if isinstance(t, str) else "") for i, t in zip(labelled["image_id"], labelled["theme"])]
-            display(photo_grid(labelled["path"].tolist(), ava_pred, vote_distributions(labelled), titles=ava_titles,
+            ava_truth = vote_distributions(labelled)
+            if ava_truth.shape[1] != predictor.num_bins:  # e.g. a Photo.net model: 7 bins, AVA has 10
+                display(Markdown(f"The model predicts {predictor.num_bins} score bins, AVA's votes have {ava_truth.shape[1]}: "
+                                 "their ground truth is left out below."))
+                ava_truth = None
+            display(photo_grid(labelled["path"].tolist(), ava_pred, ava_truth, titles=ava_titles,
                                save_to=OUT / "ava_photos_with_ground_truth.png"))
             rest = ava_photos[~ava_photos["path"].isin(labelled["path"])]
             rest = rest.iloc[np.argsort(rest["width"] / rest["height"], kind="stable")]
@@ -418,6 +423,7 @@ TABLES = [
     ''', DATA_PARAMETERS, '''
         EXTRA_CHECKPOINTS = {}  # more rows for Tables I-II, name -> checkpoint, e.g. {"Ours (Align)": "runs/ava_align/best.pt"}
         ABLATION_RESULTS = "runs/ablation/results.csv"  # workbench.ablation's results (Tables III-V)
+        PROBE_TRAIN = 1200  # training photos for the view probe (workbench.view_probe); 0: leave it out
         PHOTONET_CHECKPOINTS = {}  # Table VI rows, name -> checkpoint trained on Photo.net, e.g. {"Ours": "runs/photonet/best.pt"}
         PHOTONET_ROOT = None  # the folder their config paths start from (None: as recorded in each checkpoint)
         TTA = True  # the paper's test protocol: average over the six test views
@@ -542,6 +548,37 @@ TABLES = [
         else:
             for name in PAPER_ROWS_OF_VARIANTS:
                 show(name, {"paper": published_table(name, source="paper | AVA test split | published, one run per row")})
+    '''),
+    md('''
+        ### When the variants tie: did the network learn, and what do the views carry?
+
+        Two checks separate "the pipeline loses the detail" from "the network has not learnt to use it":
+        `pred_mean_sd` (the spread of the predicted mean scores across test photos; ~0 means the model predicts
+        the training marginal for every photo, whatever its SRCC) next to `target_mean_sd`; and
+        `workbench.view_probe`, a ridge regression on nine global statistics of each view exactly as the model
+        receives it (colour, contrast, aspect, fine-scale energy), fitted on `PROBE_TRAIN` training photos. On the
+        synthetic benchmark, `detail_retention` also ranks each view's 1 px energy against the true grain and
+        sharpness. (`python -m workbench probe --data-root data/synth` prints the same.)
+    '''),
+    code('''
+        from workbench.view_probe import detail_retention, view_probe
+
+        if results is not None and "pred_mean_sd" in results.columns:
+            spread = aggregate_seeds(results.rename(columns={"variant": "model"}), ["pred_mean_sd", "target_mean_sd"])
+            spread.to_csv(OUT / "ablation_prediction_spread.csv")
+            display(Markdown(f"**Spread of the predicted mean scores** ({results_from})"), spread.style.format(precision=4, na_rep="–"))
+        if PROBE_TRAIN:
+            probe_train = table[table["split"] == "train"].head(PROBE_TRAIN)
+            probe_test = table[table["split"] == "test"]
+            probe = view_probe(probe_train, probe_test, progress=not SMOKE)
+            probe.to_csv(OUT / "view_probe.csv", index=False)
+            display(Markdown(f"**View probe** ({DATA_NAME}: {len(probe_train)} train / {len(probe_test)} test photos)"),
+                    probe.pivot(index="view", columns="theme", values=["srcc_mean", "srcc_std"]).style.format(precision=3))
+            if {"gt_grain", "gt_sharpness"} <= set(table.columns):
+                retention = detail_retention(probe_test, progress=not SMOKE)
+                retention.to_csv(OUT / "detail_retention.csv", index=False)
+                display(Markdown("**Detail retention**: Spearman of each view's 1 px energy with the true attribute"),
+                        retention.style.format(precision=3))
     '''),
     md('''
         ## Table VI: Photo.net

@@ -2,11 +2,12 @@
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from test_train import tiny_config, write_tiny_folder
-from workbench.ablation import VARIANTS, run_ablation, summarize, variant_config
+from workbench.ablation import VARIANTS, add_prediction_spread, prediction_spread, run_ablation, summarize, variant_config
 from workbench.checkpoints import load_checkpoint
 
 
@@ -41,3 +42,19 @@ def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path):
     assert list(table.index) == ["Pad+ROI", "Pad+ROI+Theme"]
     assert table[("seeds", "n")].tolist() == [2, 2]
     assert table[("emd1", "mean")].between(0, 1).all()
+    assert (table[("pred_mean_sd", "mean")] >= 0).all()
+    # Rows written before the spread was recorded get it from their checkpoints, identically.
+    filled = add_prediction_spread(again.drop(columns=["pred_mean_sd", "target_mean_sd"]), device="cpu", progress=False)
+    assert filled["pred_mean_sd"].to_numpy() == pytest.approx(again["pred_mean_sd"].to_numpy(), rel=1e-5, abs=1e-7)
+    assert filled["target_mean_sd"].to_numpy() == pytest.approx(again["target_mean_sd"].to_numpy())
+
+
+def test_prediction_spread_tells_a_collapsed_model_from_one_that_ranks():
+    target = np.array([[0.0, 0.2, 0.8], [0.7, 0.3, 0.0], [0.3, 0.4, 0.3]])
+    collapsed = np.tile(target.mean(axis=0), (3, 1))
+    assert prediction_spread(collapsed, target)["pred_mean_sd"] == pytest.approx(0.0, abs=1e-12)
+    spread = prediction_spread(target, target)
+    assert spread["pred_mean_sd"] == pytest.approx(spread["target_mean_sd"]) and spread["target_mean_sd"] > 0.4
+    rows = pd.DataFrame({"variant": ["A", "A"], "seed": [0, 1], "srcc_mean": [0.1, 0.3], "srcc_std": [0.5, 0.5],
+                         "emd1": [0.07, 0.08], "kl": [0.2, 0.2]})
+    assert "pred_mean_sd" not in summarize(rows).columns.get_level_values(0)  # older results lack it

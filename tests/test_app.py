@@ -114,13 +114,14 @@ def test_analyze_outputs(app):
     assert tuple(canvas[side // 3, 0]) == app.ROI_COLOUR and tuple(canvas[0, side // 2]) == app.ROI_COLOUR
     assert tuple(canvas[roi_bottom, side // 2]) == app.ROI_COLOUR and tuple(canvas[side // 3, side - 1]) == app.ROI_COLOUR
     assert tuple(canvas[roi_bottom + 20, 40]) == app.PADDING_GREY  # below the photo: padding
-    # Figures: bar heights are the distributions.
-    with_theme, without = page.theme_plot.axes
-    np.testing.assert_allclose([bar.get_height() for bar in with_theme.patches], page.distributions["full"])
-    np.testing.assert_allclose([bar.get_height() for bar in without.patches], page.distributions["no theme"])
-    assert len(page.views_plot.axes) == 8
-    crop_histogram = page.views_plot.axes[7]
-    np.testing.assert_allclose([bar.get_height() for bar in crop_histogram.patches], page.distributions["crop"])
+    # The views, as the network sees them (thumbnails) with their sizes; one y scale for every histogram.
+    assert list(page.views) == VIEWS and page.views["resize"].size == (299, 299)
+    assert all(cached.thumbnail.ndim == 3 and max(cached.thumbnail.shape[:2]) <= app.THUMBNAIL_SIDE for cached in page.views.values())
+    assert max(dist.max() for dist in page.distributions.values()) <= page.histogram_top <= 1
+    # Histograms are native bar plots: one row per score, in order, the series named.
+    frame = app.histogram_frame(page.distributions["full"], app.WITH_THEME)
+    assert list(frame["score"]) == [str(s) for s in range(1, 11)] and set(frame["series"]) == {app.WITH_THEME}
+    np.testing.assert_allclose(frame["probability"], page.distributions["full"], atol=1e-4)
 
 
 def test_theme_switch_reuses_cached_features(app, backbone_calls, tmp_path):
@@ -128,7 +129,8 @@ def test_theme_switch_reuses_cached_features(app, backbone_calls, tmp_path):
     assert backbone_calls == [4]  # the four views, one padded batch
     switched = app.switch_theme(page.state, "Circles")
     assert backbone_calls == [4]  # only the head ran
-    assert switched.theme == "Circles" and switched.canvas is None and switched.ranking is None
+    assert switched.theme == "Circles" and switched.state.theme == "Circles"
+    assert switched.canvas is None and switched.views is None and switched.ranking is None  # theme-independent: kept
     assert not np.allclose(switched.distributions["full"], page.distributions["full"])
     np.testing.assert_allclose(switched.distributions["no theme"], page.distributions["no theme"])
     # The same bytes under another name hit the cache too; the theme switch equals a fresh analysis.
@@ -139,6 +141,49 @@ def test_theme_switch_reuses_cached_features(app, backbone_calls, tmp_path):
     app.clear_cache()
     app.analyze(str(copy), "Circles")
     assert backbone_calls == [4, 4]
+
+
+def endpoint(app, api_name: str):
+    """The page's event for ``api_name`` (its handler ``fn`` and its ``outputs``)."""
+    return next(fn for fn in app.demo.fns.values() if fn.api_name == api_name)
+
+
+def by_id(outputs: dict) -> dict:
+    """A handler's {component: value} -> {elem_id: value}; a component returned as an update -> its value."""
+    import gradio as gr
+
+    return {block.elem_id or "state": value.constructor_args["value"] if isinstance(value, gr.components.Component) else value
+            for block, value in outputs.items()}  # fmt: skip
+
+
+THEME_INDEPENDENT = {"photo-info", "canvas", "ranking", "histogram-no-theme", *(f"view-{view}" for view in VIEWS)}
+THEME_DEPENDENT = {"summary", "table", "histogram-theme", *(f"histogram-{view}" for view in VIEWS)}
+
+
+def test_switch_sends_only_theme_dependent_outputs(app):
+    analysis, switch = endpoint(app, "analyze"), endpoint(app, "switch_theme")
+    assert {block.elem_id for block in analysis.outputs if not block.stateful} == THEME_INDEPENDENT | THEME_DEPENDENT
+    # A switch's event does not even list the canvas, the view images, the ranking or the no-theme histogram.
+    assert {block.elem_id for block in switch.outputs if not block.stateful} == THEME_DEPENDENT
+    shown = by_id(analysis.fn(str(EXAMPLE), "no theme"))
+    assert set(shown) == THEME_INDEPENDENT | THEME_DEPENDENT | {"state"}
+    switched = by_id(switch.fn(str(EXAMPLE), "Circles", shown["state"]))
+    assert set(switched) == THEME_DEPENDENT | {"state"} and switched["state"].theme == "Circles"
+    assert all(isinstance(switched[name], app.pd.DataFrame) for name in THEME_DEPENDENT if name.startswith("histogram"))
+    before, after = shown["histogram-theme"], switched["histogram-theme"]
+    assert set(before["series"]) == set(after["series"]) == {app.WITH_THEME}  # a fixed series: the colour stays
+    assert not np.allclose(after["probability"], before["probability"])  # the with-theme histogram moved
+    page = app.switch_theme(shown["state"], "Circles")
+    np.testing.assert_allclose(after["probability"], page.distributions["full"], atol=1e-4)
+    np.testing.assert_allclose(shown["histogram-no-theme"]["probability"], page.distributions["no theme"], atol=1e-4)
+    # The y scale set with the photo covers it under every theme, so a switch never needs to change it.
+    top = app.analyze(str(EXAMPLE)).histogram_top
+    for theme in app.predictor.theme_names:
+        assert max(dist.max() for dist in app.switch_theme(shown["state"], theme).distributions.values()) <= top
+    # The theme chosen while the photo was analysed is shown once the analysis lands; otherwise nothing is sent.
+    after_photo = next(fn for fn in app.demo.fns.values() if fn.fn.__name__ == "after_photo")
+    assert after_photo.fn(str(EXAMPLE), "no theme", shown["state"]) == {"__type__": "update"}
+    assert by_id(after_photo.fn(str(EXAMPLE), "Circles", shown["state"]))["state"].theme == "Circles"
 
 
 def test_cache_is_bounded_lru(app, backbone_calls, tmp_path, monkeypatch):
@@ -231,13 +276,18 @@ def server(app):
         yield url
 
 
-# The API returns the outputs without the gr.State: info, canvas, summary, theme_plot, views_plot, table, ranking.
-TABLE = 5
-
-
 def table_rows(output) -> list[dict]:
     """A gr.Dataframe value as the API returns it -> list of row dicts."""
     return [dict(zip(output["headers"], row)) for row in output["data"]]
+
+
+def api_outputs(app, api_name: str, values) -> dict:
+    """The API returns the event's outputs without the gr.State, in order: name them by elem_id.
+    Outputs the page updates along with a property (a view's label, the histograms' y scale) come as
+    ``{"__type__": "update", "value": ...}``: keep the value."""
+    names = [block.elem_id for block in endpoint(app, api_name).outputs if not block.stateful]
+    return {name: value["value"] if isinstance(value, dict) and value.get("__type__") == "update" else value
+            for name, value in zip(names, values, strict=True)}  # fmt: skip
 
 
 def test_api_through_gradio_client(app, server, tmp_path):
@@ -247,20 +297,23 @@ def test_api_through_gradio_client(app, server, tmp_path):
     client = Client(server, verbose=False)
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert {"/analyze", "/switch_theme"} <= set(endpoints)
-    info, canvas, summary, theme_plot, views_plot, table, ranking = client.predict(
-        handle_file(str(EXAMPLE)), "Motion Blur", api_name="/analyze"
-    )
-    rows = table_rows(table)
+    shown = api_outputs(app, "analyze", client.predict(handle_file(str(EXAMPLE)), "Motion Blur", api_name="/analyze"))
+    rows = table_rows(shown["table"])
     assert [row["view"] for row in rows] == VIEWS + ["full"]
-    assert "609 × 406" in info and f"{rows[0]['mean']:.3f}" in summary
-    assert Path(canvas).is_file() and theme_plot and views_plot and len(table_rows(ranking)) == 10
-    switched = client.predict(handle_file(str(EXAMPLE)), "Circles", api_name="/switch_theme")
-    switched_rows = table_rows(switched[TABLE])
+    assert "609 × 406" in shown["photo-info"] and f"{rows[0]['mean']:.3f}" in shown["summary"]
+    assert Path(shown["canvas"]).is_file() and len(table_rows(shown["ranking"])) == 10
+    assert all(Path(shown[f"view-{view}"]).is_file() for view in VIEWS)
+    histogram = shown["histogram-theme"]
+    assert histogram["columns"] == ["score", "probability", "series"] and len(histogram["data"]) == 10
+    switched = api_outputs(app, "switch_theme", client.predict(handle_file(str(EXAMPLE)), "Circles", api_name="/switch_theme"))
+    assert set(switched) == THEME_DEPENDENT
+    switched_rows = table_rows(switched["table"])
     assert switched_rows[0]["theme"] == "Circles" and switched_rows[0]["mean"] != rows[0]["mean"]
+    assert switched["histogram-theme"]["data"] != histogram["data"]
     with pytest.raises(AppError, match="not an image"):
         client.predict(handle_file(str(bad_files(tmp_path)["non-image"][0])), "Circles", api_name="/analyze")
-    again = client.predict(handle_file(str(EXAMPLE)), "Motion Blur", api_name="/analyze")  # still serving
-    assert table_rows(again[TABLE])[0]["mean"] == rows[0]["mean"]
+    again = api_outputs(app, "analyze", client.predict(handle_file(str(EXAMPLE)), "Motion Blur", api_name="/analyze"))  # still serving
+    assert table_rows(again["table"])[0]["mean"] == rows[0]["mean"]
 
 
 @pytest.mark.slow
@@ -291,7 +344,7 @@ def test_load_20_concurrent_requests(app, server, tmp_path):
     def request(i: int):
         client = Client(server, verbose=False)
         outputs = client.predict(handle_file(paths[i % len(paths)]), themes[i % len(themes)], api_name="/analyze")
-        return table_rows(outputs[TABLE])
+        return table_rows(api_outputs(app, "analyze", outputs)["table"])
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()

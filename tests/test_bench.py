@@ -2,7 +2,7 @@
 
 Only exit codes and the printed ratio lines are checked: timings on shared CPUs are noise, and the
 quick figures are meaningless anyway. bench/gpu.sh runs with DEVICE=cpu QUICK=1, which covers
-cuda_checks.py, paper_throughput.py and data_pipeline.py.
+cuda_checks.py, train_check.py, paper_throughput.py and data_pipeline.py.
 """
 import json
 import os
@@ -65,13 +65,14 @@ def test_masking():
     assert_lines(
         output,
         "RATIO forward time masked / unmasked [compact]:",
-        "RATIO mask_padding alone / unmasked forward [compact]:",
+        "RATIO zero_border_strips_ alone / unmasked forward [compact]:",
+        "RATIO forward time full mask / unmasked [compact]:",
         "RATIO train step masked / unmasked [compact]:",
         "GOAL stem masking < 3% [compact]:",
     )
-    # The proposal measured beside the library must give exactly the library's features and gradients.
-    proposal = next(line for line in output.splitlines() if line.startswith("RATIO forward time PROPOSAL border strips"))
-    assert "features 0.0e+00, gradients 0.0e+00" in proposal
+    # The library's border strips must give exactly the full mask's features and gradients.
+    check = next(line for line in output.splitlines() if line.startswith("CHECK library == full mask [compact]"))
+    assert "PASS" in check and "features 0.0e+00, gradients 0.0e+00" in check
 
 
 def test_demo_latency():
@@ -91,6 +92,7 @@ def test_gpu_script_runs_its_steps_on_cpu(tmp_path):
     output = run(["bash", str(BENCH / "gpu.sh")], env={"DEVICE": "cpu", "QUICK": "1", "OUT": str(tmp_path), "PYTHON": sys.executable})
     summary = (tmp_path / "summary.log").read_text()
     assert "all steps passed" in output
-    assert_lines(summary, "CHECK batch invariance fp32 roi_pool: PASS", "CHECK training steps roi_align: PASS", "THROUGHPUT train img/s", "WORKERS needed")
+    assert_lines(summary, "CHECK batch invariance fp32 roi_pool: PASS", "CHECK training steps roi_align: PASS", "THROUGHPUT train img/s", "WORKERS needed",
+                 "CHECK resume extends the run: PASS", "CHECK evaluate with six-view TTA: PASS")
     assert json.loads((tmp_path / "throughput.json").read_text())["train_images_per_s"]
     assert len(list(tmp_path.iterdir())) <= 8  # what a device run can bring back

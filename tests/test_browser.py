@@ -1,7 +1,8 @@
 """The demo in a real browser: Playwright drives Debian's Chromium against the app on loopback.
 
 Upload a photo, wait for the analysis, read the predicted mean, switch the theme through the
-searchable dropdown, check the numbers change, and keep a screenshot in artifacts/browser/.
+searchable dropdown, check the numbers change while the images stay and the native histograms are
+drawn, and keep a screenshot in artifacts/browser/.
 """
 import re
 from pathlib import Path
@@ -63,6 +64,9 @@ def test_upload_analyze_switch_theme(page):
     expect(page.locator("#table")).to_contain_text("resized_pad")
     before, theme = summary_mean(page)
     assert theme == "no theme" and 1 <= before <= 10
+    expect(page.locator("#view-crop")).to_contain_text("crop: ")  # each view's label gives its size
+    images = {name: page.locator(f"#{name} img").get_attribute("src") for name in ("canvas", "view-full", "view-crop")}
+    assert all(images.values())
 
     dropdown = page.locator("#theme input")
     dropdown.click()
@@ -72,6 +76,10 @@ def test_upload_analyze_switch_theme(page):
     after, theme = summary_mean(page)
     assert theme == "Circles" and after != before
     expect(page.locator("#table")).to_contain_text("Circles")
+    # The theme-independent images stay as they were (test_app checks a switch does not even send them).
+    assert {name: page.locator(f"#{name} img").get_attribute("src") for name in images} == images
+    for plot in ("histogram-theme", "histogram-no-theme", "histogram-crop"):  # native plots, drawn by the browser
+        expect(page.locator(f"#{plot} .vega-embed")).to_be_visible()
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(500)  # let the plots finish drawing before the screenshot

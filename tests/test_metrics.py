@@ -302,3 +302,17 @@ def test_paper_constants():
     assert TABLES["III"]["Pad+ROI+Theme"] == {name: PAPER_AVA[name] for name in TABLE_LAYOUTS["III"]}
     for table, model, metric in DERIVED:
         assert TABLES[table][model][metric] is not None
+
+
+def test_one_distribution_for_every_photo_gives_nan_even_when_rounding_differs():
+    """A global-average baseline: the same row for every photo. Its means/stds can differ in the last
+    bits (BLAS), which a naive check would rank into a spurious correlation."""
+    _, target = _pairs(seed=6)
+    rng = np.random.default_rng(0)
+    row = rng.dirichlet(np.ones(10))
+    same = np.tile(row, (len(target), 1)) * (1 + rng.uniform(-1e-15, 1e-15, (len(target), 1)))
+    metrics = evaluate(same, target)
+    assert all(math.isnan(metrics[name]) for name in ("srcc_mean", "plcc_mean", "srcc_std", "plcc_std"))
+    varied = np.tile(row, (len(target), 1))
+    varied[0] = np.roll(row, 3)  # one photo differs for real: correlations are defined again
+    assert math.isfinite(evaluate(varied, target)["srcc_mean"])

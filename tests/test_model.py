@@ -1,4 +1,6 @@
 """The model: ROI geometry, padding invariance, theme branch, frozen BatchNorm, overfitting."""
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -6,7 +8,10 @@ from torch import nn
 import workbench.model.backbones as backbones
 from workbench.data.batching import pad_batch
 from workbench.losses import emd_loss
-from workbench.model import NO_THEME, build_model, conv_output_sizes, list_backbones, roi_boxes, valid_mask
+from workbench.model import (
+    NO_THEME, RoiBackbone, build_model, conv_output_sizes, list_backbones, mask_padding, pool_regions, roi_boxes,
+    valid_mask,
+)  # fmt: skip
 
 
 def calibrated(model: nn.Module, canvas: int = 160) -> nn.Module:
@@ -55,7 +60,7 @@ def test_prediction_does_not_depend_on_batch_mates_or_padding(backbone, roi):
 def test_without_stem_masking_padding_leaks_into_the_prediction(monkeypatch):
     torch.manual_seed(0)
     model = calibrated(build_model("compact", num_bins=10))
-    monkeypatch.setattr(backbones, "mask_padding", lambda features, sizes: features)
+    monkeypatch.setattr(backbones, "zero_border_strips_", lambda features, sizes, reach: features)
     photos = [torch.rand(3, 120, 90) * 3, torch.rand(3, 200, 200) * 3]
     with torch.no_grad():
         batch = pad_batch(photos, canvas=256)
@@ -63,6 +68,89 @@ def test_without_stem_masking_padding_leaks_into_the_prediction(monkeypatch):
         batched = model.features(batch.images, batch.sizes)
         alone = model.features(photos[0][None], torch.tensor([[120, 90]]))
     assert (batched[0] - alone[0]).abs().max().item() > 1e-4
+
+
+def full_mask_pooled_regions(self, images, sizes):
+    """The reference ``RoiBackbone.pooled_regions``: ``mask_padding`` after each whole stem layer."""
+    x = self.input_transform(images)
+    for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
+        sizes = conv_output_sizes(sizes, kernel, stride, padding)
+        x = mask_padding(layer(x), sizes)
+    return pool_regions(x, sizes, self.roi_size, self.roi)
+
+
+def small_batch(seed: int = 0):
+    """Three photos of odd sizes on a 96 canvas, and target distributions for them."""
+    generator = torch.Generator().manual_seed(seed)
+    photos = [torch.randn(3, h, w, generator=generator) for h, w in [(96, 71), (62, 96), (41, 34)]]
+    targets = torch.softmax(torch.randn(3, 10, generator=generator), dim=1)
+    return pad_batch(photos, canvas=96), targets
+
+
+def features_and_gradients(model, batch, targets):
+    """Features Tensor[B, D] and all parameter gradients of the EMD loss, flattened."""
+    model.zero_grad(set_to_none=True)
+    features = model.features(batch.images, batch.sizes)
+    emd_loss(model.predict_from_features(features), targets).backward()
+    gradients = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    model.zero_grad(set_to_none=True)
+    return features.detach(), gradients
+
+
+def relative_difference(values: torch.Tensor, reference: torch.Tensor) -> float:
+    return (values - reference).abs().max().item() / reference.abs().max().item()
+
+
+@pytest.mark.parametrize("backbone", ["compact", "inception_v3"])
+def test_border_strips_give_the_full_mask_features_and_gradients(backbone, monkeypatch):
+    torch.manual_seed(0)
+    model = calibrated(build_model(backbone, num_bins=10, roi_size=35), canvas=96)
+    batch, targets = small_batch()
+    strips = features_and_gradients(model, batch, targets)
+    monkeypatch.setattr(RoiBackbone, "pooled_regions", full_mask_pooled_regions)
+    full_mask = features_and_gradients(model, batch, targets)
+    assert relative_difference(strips[0], full_mask[0]) <= 1e-5
+    assert relative_difference(strips[1], full_mask[1]) <= 1e-5
+    # Unmasked, the stem's output is not zero in the padding: the comparison has teeth.
+    with torch.no_grad():
+        first_layer = model.backbone.stem[0](model.backbone.input_transform(batch.images))
+    assert first_layer[2, :, 30:, 30:].abs().max().item() > 1e-3
+
+
+@pytest.mark.parametrize("backbone", ["compact", "inception_v3"])
+@pytest.mark.parametrize("roi", ["pool", "align"])
+def test_what_the_padding_holds_does_not_matter(backbone, roi):
+    torch.manual_seed(0)
+    model = calibrated(build_model(backbone, num_bins=10, roi=roi, roi_size=35), canvas=96)
+    batch, _ = small_batch()
+    noisy = batch.images.clone()
+    padding = valid_mask(batch.sizes, 96, 96, noisy.dtype).expand_as(noisy) == 0
+    noisy[padding] = torch.randn(int(padding.sum())) * 3
+    with torch.no_grad():
+        zero_padded = model.features(batch.images, batch.sizes)
+        noise_padded = model.features(noisy, batch.sizes)
+    assert relative_difference(noise_padded, zero_padded) <= 1e-5
+
+
+def test_the_model_deep_copies_and_keeps_its_state_dict_keys():
+    model = build_model("compact", num_bins=10, roi_size=35).eval()
+    twin = copy.deepcopy(model)
+    batch, _ = small_batch()
+    with torch.no_grad():
+        assert torch.equal(twin.features(batch.images, batch.sizes), model.features(batch.images, batch.sizes))
+    assert set(model.backbone.state_dict()) >= {"stem.0.0.weight", "stem.0.0.bias", "stem.2.0.weight"}
+    inception_keys = set(build_model("inception_v3").backbone.state_dict())
+    assert {"stem.0.conv.weight", "stem.0.bn.running_mean", "stem.2.bn.weight"} <= inception_keys
+
+
+def test_unsupported_stem_layers_are_rejected_when_built():
+    body = nn.Identity()
+    with pytest.raises(ValueError, match="needs nn.ReLU"):
+        RoiBackbone(nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 3), nn.GELU())), body, feature_dim=8)
+    with pytest.raises(ValueError, match="unsupported stem layer"):
+        RoiBackbone(nn.Sequential(nn.Conv2d(3, 8, 3)), body, feature_dim=8)
+    with pytest.raises(ValueError, match="unsupported stem layer"):  # a pooling between conv and ReLU
+        RoiBackbone(nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 3), nn.MaxPool2d(2), nn.ReLU())), body, feature_dim=8)
 
 
 def test_stem_sizes_follow_the_convolution_arithmetic():

@@ -1,4 +1,4 @@
-"""Command line: ``python -m workbench {train,evaluate,predict,export,synth,ablation} ...``.
+"""Command line: ``python -m workbench {train,evaluate,predict,export,synth,ablation,probe} ...``.
 
     python -m workbench train --config configs/demo_synthetic.yaml --data_root data/synth
     python -m workbench train --config configs/demo_synthetic.yaml --resume
@@ -8,6 +8,7 @@
     python -m workbench export --checkpoint runs/demo/best.pt --out checkpoints/demo.pt
     python -m workbench synth --out data/synth --n 3000
     python -m workbench ablation --config configs/ablation_synthetic.yaml --out runs/ablation
+    python -m workbench probe --data-root data/synth --train 1200
 
 Errors are one line on stderr: exit status 1 for bad files, checkpoints or data, 2 for bad arguments.
 """
@@ -222,13 +223,14 @@ def _usage_error(command: str, message: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__.split("\n\n")[0])
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict,export,synth,ablation}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict,export,synth,ablation,probe}")
     _add_train(subparsers)
     _add_evaluate(subparsers)
     _add_predict(subparsers)
     _add_export(subparsers)
     subparsers.add_parser("synth", help="write the synthetic benchmark (python -m workbench synth --help)", add_help=False)
     subparsers.add_parser("ablation", help="Tables III-V across seeds (python -m workbench ablation --help)", add_help=False)
+    subparsers.add_parser("probe", help="what each view's pixels carry, without a CNN (python -m workbench probe --help)", add_help=False)
     return parser
 
 
@@ -242,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.ablation import main as ablation_main
 
         return ablation_main(argv[1:])
+    if argv and argv[0] == "probe":
+        from workbench.view_probe import main as probe_main
+
+        return probe_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

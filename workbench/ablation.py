@@ -12,9 +12,13 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
+from workbench.checkpoints import load_checkpoint
+from workbench.metrics import distribution_mean
 from workbench.train import TrainConfig, evaluate_checkpoint, train
 
 # The three 299x299 baselines use standard Inception-v3 geometry: the stem maps 299 -> 147 and
@@ -67,11 +71,40 @@ def run_ablation(
                 print(f"== {variant}, seed {seed} -> {config.out_dir}", flush=True)
             resume = (Path(config.out_dir) / "last.pt").is_file()
             result = train(config, resume=resume, progress=progress)
-            metrics = evaluate_checkpoint(result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device)
-            row = {"variant": variant, "seed": seed, **metrics, "epochs": config.epochs, "checkpoint": str(result.checkpoint)}
+            metrics, pred, target = evaluate_checkpoint(
+                result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device, return_predictions=True
+            )
+            row = {"variant": variant, "seed": seed, **metrics, **prediction_spread(pred, target),
+                   "epochs": config.epochs, "checkpoint": str(result.checkpoint)}  # fmt: skip
             done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
             done.to_csv(results_path, index=False)
     return done
+
+
+def prediction_spread(pred, target) -> dict[str, float]:
+    """Standard deviation across photos of the predicted and the target mean scores.
+
+    Why: SRCC alone cannot tell a model that ranks badly from one that never left the training
+    marginal (every photo gets the same distribution, ``pred_mean_sd`` ~ 0) -- the usual state of a
+    network trained from scratch on too small a budget.
+    """
+    return {"pred_mean_sd": float(distribution_mean(pred).std()), "target_mean_sd": float(distribution_mean(target).std())}
+
+
+def add_prediction_spread(results: pd.DataFrame, tta: bool = False, device: str = "auto", progress: bool = True) -> pd.DataFrame:
+    """Fill ``pred_mean_sd`` / ``target_mean_sd`` of rows written without them (older runs) from their checkpoints."""
+    results = results.copy()
+    for column in ("pred_mean_sd", "target_mean_sd"):
+        if column not in results:
+            results[column] = np.nan
+    missing = results.index[results["pred_mean_sd"].isna()]
+    for index in tqdm(missing, desc="prediction spread", disable=not progress or len(missing) == 0):
+        checkpoint = results.at[index, "checkpoint"]
+        use_theme = bool(load_checkpoint(checkpoint)["config"].get("use_theme", True))
+        _, pred, target = evaluate_checkpoint(checkpoint, split="test", tta=tta, themes=use_theme, device=device, return_predictions=True)
+        for key, value in prediction_spread(pred, target).items():
+            results.at[index, key] = value
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,10 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = dict(item.split("=", 1) for item in args.set)
     base = TrainConfig.from_yaml(args.config, **overrides)
     results = run_ablation(base, args.out, args.seeds, args.variants, tta=not args.no_tta)
+    if "pred_mean_sd" not in results or results["pred_mean_sd"].isna().any():
+        results = add_prediction_spread(results, tta=not args.no_tta, device=base.device, progress=True)
+        results.to_csv(Path(args.out) / "results.csv", index=False)
     print(summarize(results).to_string())
     return 0
 
 
-def summarize(results: pd.DataFrame, metrics: Sequence[str] = ("srcc_mean", "srcc_std", "emd1", "kl")) -> pd.DataFrame:
-    """Mean and sd across seeds of the Table III metrics, one row per variant, in run order."""
-    return aggregate_seeds(results.rename(columns={"variant": "model"}), list(metrics))
+def summarize(
+    results: pd.DataFrame, metrics: Sequence[str] = ("srcc_mean", "srcc_std", "emd1", "kl", "pred_mean_sd")
+) -> pd.DataFrame:
+    """Mean and sd across seeds of the Table III metrics, one row per variant, in run order
+    (metrics that ``results`` lacks, e.g. ``pred_mean_sd`` of older runs, are left out)."""
+    present = [metric for metric in metrics if metric in results and results[metric].notna().any()]
+    return aggregate_seeds(results.rename(columns={"variant": "model"}), present)

@@ -160,12 +160,20 @@ def per_image_distances(pred: Any, target: Any) -> dict[str, np.ndarray]:
 
 
 def _correlation(function: Callable, x: np.ndarray, y: np.ndarray) -> float:
-    """``scipy.stats`` correlation coefficient, NaN where it is undefined (constant input, N < 2)."""
-    if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+    """``scipy.stats`` correlation coefficient, NaN where it is undefined (constant input, N < 2).
+
+    "Constant" allows rounding: identical distributions give means and stds that differ in the last
+    bits (BLAS sums rows in different orders), and ranking that noise would report a spurious value.
+    """
+    if x.size < 2 or _constant(x) or _constant(y):
         return float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # near-constant inputs still warn about precision
         return float(function(x, y)[0])
+
+
+def _constant(values: np.ndarray, relative_tolerance: float = 1e-9) -> bool:
+    return bool(np.ptp(values) <= relative_tolerance * max(1.0, float(np.abs(values).max())))
 
 
 def _summary_metrics(p: np.ndarray, q: np.ndarray) -> dict[str, float]:

@@ -511,10 +511,14 @@ def evaluate_checkpoint(
     batch_size: int | None = None,
     num_workers: int = 0,
     progress: bool = False,
+    return_predictions: bool = False,
     **overrides,
-) -> dict[str, float]:
+) -> dict[str, float] | tuple[dict[str, float], np.ndarray, np.ndarray]:
     """``metrics.evaluate`` of a checkpoint on a split of its data (or of ``data_root``; ``overrides``
-    replace other fields of the checkpoint's training config, e.g. ``ava_test_list``)."""
+    replace other fields of the checkpoint's training config, e.g. ``ava_test_list``).
+
+    return_predictions: also return the predicted and target distributions (float[N, K] each).
+    """
     payload = load_checkpoint(path)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {key: value for key, value in dict(payload.get("config") or {}).items() if key in known}
@@ -538,7 +542,8 @@ def evaluate_checkpoint(
         model, dataset, batch_size or config.batch_size, target_device, tta=tta, themes=themes,
         num_workers=num_workers, amp=config.amp, progress=progress,
     )  # fmt: skip
-    return evaluate(pred, target)
+    metrics = evaluate(pred, target)
+    return (metrics, np.asarray(pred), np.asarray(target)) if return_predictions else metrics
 
 
 def checkpoint_results_table(

@@ -5,14 +5,17 @@ A small registry (timm style): each backbone is one decorated function returning
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
 from torchvision import models
+from torchvision.models.inception import BasicConv2d
+from torchvision.ops.misc import FrozenBatchNorm2d
 
 from workbench.data.batching import IMAGENET_MEAN, IMAGENET_STD
-from workbench.model.roi import conv_output_sizes, mask_padding, pool_regions
+from workbench.model.roi import ROI_POOL_REACH, conv_output_sizes, pool_regions, zero_border_strips_
 
 _REGISTRY: dict[str, Callable[..., "RoiBackbone"]] = {}
 
@@ -41,6 +44,38 @@ def _first_conv(module: nn.Module) -> nn.Conv2d:
     raise ValueError(f"stem layer {module.__class__.__name__} has no Conv2d")
 
 
+_PER_PIXEL = (nn.BatchNorm2d, FrozenBatchNorm2d)  # may sit between a stem Conv2d and its ReLU
+
+
+def split_activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """(pre-activation, ReLU) of a stem layer, so that its padding can be zeroed between the two.
+
+    Built at each call, never stored: the model stays deep-copyable and its state_dict unchanged.
+    Only ReLU: the border strips are exact because ReLU(0) = 0 and ReLU passes no gradient where
+    it outputs 0 (``zero_border_strips_``).
+    """
+    if isinstance(layer, BasicConv2d):  # torchvision's Inception block: conv -> bn -> F.relu
+        return (lambda x: layer.bn(layer.conv(x))), partial(nn.functional.relu, inplace=True)
+    if isinstance(layer, nn.Sequential) and len(layer) >= 2:
+        *pre_activation, activation = layer
+        if not isinstance(activation, nn.ReLU):
+            raise ValueError(
+                f"stem layer {layer!r} ends in {activation.__class__.__name__}; stem masking needs nn.ReLU"
+            )  # fmt: skip
+        if isinstance(pre_activation[0], nn.Conv2d) and all(isinstance(m, _PER_PIXEL) for m in pre_activation[1:]):
+            return partial(_apply_in_turn, pre_activation), activation
+    raise ValueError(
+        f"unsupported stem layer {layer!r}: use nn.Sequential(Conv2d, [BatchNorm2d,] ReLU) or "
+        "torchvision's BasicConv2d"
+    )  # fmt: skip
+
+
+def _apply_in_turn(modules: list[nn.Module], x: Tensor) -> Tensor:
+    for module in modules:
+        x = module(x)
+    return x
+
+
 class ImageNetToInceptionInput(nn.Module):
     """Convert ImageNet-normalised input to the (x - 0.5) / 0.5 input the TF-ported weights expect.
 
@@ -60,11 +95,16 @@ class ImageNetToInceptionInput(nn.Module):
 
 
 class RoiBackbone(nn.Module):
-    """stem -> (mask padding after each stem layer) -> ROI pool each photo -> body -> global pool.
+    """stem -> ROI pool each photo -> body -> global pool; the stem zeroes the padding it will read.
 
-    stem: layers each holding one ``Conv2d`` whose geometry maps photo sizes (eq. 1).
+    stem: layers each ``Conv2d -> [BatchNorm] -> ReLU`` (see ``split_activation``), whose conv
+        geometry maps photo sizes (eq. 1).
     body: everything after the replaced first max-pool; sees only pooled ``roi_size^2`` maps, so
         padding never reaches it.
+
+    BatchNorm in the stem (Inception-v3's) in train mode takes its batch statistics over the whole
+    canvas, padding included, so there a photo's features do depend on its batch; the paper freezes
+    BatchNorm (``build_model(freeze_bn=True)``), which makes the stem exact again.
     """
 
     def __init__(
@@ -86,6 +126,10 @@ class RoiBackbone(nn.Module):
         self._geometry = [
             (conv.kernel_size[0], conv.stride[0], conv.padding[0]) for conv in map(_first_conv, stem)
         ]
+        for layer in stem:
+            split_activation(layer)  # fail now, not at the first forward
+        # How far beyond each photo's region the next step reads each stem output.
+        self._reaches = [padding for _, _, padding in self._geometry[1:]] + [ROI_POOL_REACH]
 
     def stem_sizes(self, sizes: Tensor) -> Tensor:
         """Each photo's valid ``(h, w)`` on the stem's output (what the ROI box covers)."""
@@ -94,12 +138,20 @@ class RoiBackbone(nn.Module):
         return sizes
 
     def pooled_regions(self, images: Tensor, sizes: Tensor) -> Tensor:
-        """Tensor[B, C, roi_size, roi_size]: each photo's stem features, pooled over its own region."""
+        """Tensor[B, C, roi_size, roi_size]: each photo's stem features, pooled over its own region.
+
+        Before each ReLU, zero the strips beyond each photo's region that the next step reads
+        (``zero_border_strips_``): the same features and gradients as zeroing all the padding.
+        """
+        sizes = sizes.cpu()  # the strips need Python ints: one sync now, before the stem is queued
         x = self.input_transform(images)
-        for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
-            x = layer(x)
+        for layer, (kernel, stride, padding), reach in zip(self.stem, self._geometry, self._reaches):
+            pre_activation, activation = split_activation(layer)
+            x = pre_activation(x)
             sizes = conv_output_sizes(sizes, kernel, stride, padding)
-            x = mask_padding(x, sizes)
+            if reach:  # 0 before a valid convolution: it reads nothing beyond the region
+                zero_border_strips_(x, sizes, reach)
+            x = activation(x)
         return pool_regions(x, sizes, self.roi_size, self.roi)
 
     def forward(self, images: Tensor, sizes: Tensor) -> Tensor:
