@@ -68,6 +68,18 @@ def ava_root(tmp_path_factory) -> Path:
     return write_ava_layout(tmp_path_factory.mktemp("ava") / "AVA_dataset")
 
 
+def parameters(data: str, root: Path, tmp_path: Path, out: Path) -> str:
+    """The injected cell: the dataset, a checkpoint that does not exist (SMOKE then trains a throwaway
+    model on this data, so its themes and bins reach every cell) and a scratch output folder."""
+    return "\n".join([
+        f'DATA = "{data}"',
+        f'DATA_ROOT = r"{root}"',
+        "DATA_OPTIONS = {}",
+        f'CHECKPOINT = r"{tmp_path / "no-such-checkpoint.pt"}"',
+        f'OUTPUT_DIR = r"{out}"',
+    ])  # fmt: skip
+
+
 def run_notebook(name: str, overrides: str, tmp_path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
@@ -101,14 +113,7 @@ def outputs_text(notebook) -> str:
 @pytest.mark.parametrize("name", ["01_quickstart", "03_tables", "05_failure_cases"])
 def test_notebook_runs_on_ava_layout(name, ava_root, tmp_path):
     out = tmp_path / "out"
-    overrides = "\n".join([
-        'DATA = "ava"',
-        f'DATA_ROOT = r"{ava_root}"',
-        "DATA_OPTIONS = {}",
-        f'CHECKPOINT = r"{tmp_path / "no-such-checkpoint.pt"}"  # SMOKE: a throwaway model trained on this AVA data',
-        f'OUTPUT_DIR = r"{out}"',
-    ])  # fmt: skip
-    notebook = run_notebook(name, overrides, tmp_path)
+    notebook = run_notebook(name, parameters("ava", ava_root, tmp_path, out), tmp_path)
     text = outputs_text(notebook)
     assert "THROWAWAY SMOKE MODEL" in text  # the stand-in was trained on the AVA data, as intended
     assert "Self Portrait" in text or "Macro" in text or name == "03_tables"  # AVA's theme names reach the output
@@ -123,14 +128,7 @@ def test_notebook_runs_on_ava_layout(name, ava_root, tmp_path):
 @pytest.mark.parametrize("name", ["01_quickstart", "03_tables"])
 def test_notebook_runs_on_photonet_layout(name, photonet_root, tmp_path):
     out = tmp_path / "out"
-    overrides = "\n".join([
-        'DATA = "photonet"',
-        f'DATA_ROOT = r"{photonet_root}"',
-        "DATA_OPTIONS = {}",
-        f'CHECKPOINT = r"{tmp_path / "no-such-checkpoint.pt"}"',
-        f'OUTPUT_DIR = r"{out}"',
-    ])  # fmt: skip
-    notebook = run_notebook(name, overrides, tmp_path)
+    notebook = run_notebook(name, parameters("photonet", photonet_root, tmp_path, out), tmp_path)
     assert "THROWAWAY SMOKE MODEL" in outputs_text(notebook)
     if name == "03_tables":
         table_vi = (out / "table_VI.csv").read_text()
