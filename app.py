@@ -327,15 +327,14 @@ def analyze(path: str | os.PathLike | None, theme: str | None = NO_THEME_NAME) -
         raise gr.Error(str(error).replace(path, name), title="Cannot use this file", print_exception=False) from None
     state = PhotoState(content_hash(path), path, name, theme)
     views = view_features(state.key, photo)
-    page = _page(state, theme, views)
+    page = _page(state, views)
     page.info = photo_description(name, info, photo, predictor.canvas)
     page.canvas = canvas_with_roi(photo, predictor.canvas)
     page.views = views
-    # Head only: every theme (for the ranking and the y scale) and no theme, on each view.
+    # Head only: every view under every theme (the ranking, and the y scale of what a switch can show).
     under_every_theme = {view: predictor.predict_all_themes(cached.features)[0] for view, cached in views.items()}
-    without = [predictor.predict_from_features(cached.features, None) for cached in views.values()]
     page.ranking = rank_themes(under_every_theme["full"], predictor.theme_names)
-    page.histogram_top = histogram_top(np.concatenate([*under_every_theme.values(), *without]))
+    page.histogram_top = histogram_top(np.concatenate([*under_every_theme.values(), page.distributions[NO_THEME_NAME][None]]))
     return page
 
 
@@ -349,7 +348,7 @@ def switch_theme(state: PhotoState, theme: str | None) -> Page:
         except ImageError:
             raise gr.Error(f"{state.name} is no longer available; upload it again.") from None
 
-    return _page(replace(state, theme=theme), theme, view_features(state.key, None, reload))
+    return _page(replace(state, theme=theme), view_features(state.key, None, reload))
 
 
 def _theme_name(theme: str | None) -> str:
@@ -360,8 +359,9 @@ def _theme_name(theme: str | None) -> str:
     return NO_THEME_NAME if theme_id < 0 else predictor.theme_names[theme_id]
 
 
-def _page(state: PhotoState, theme: str, views: dict[str, CachedView]) -> Page:
-    """The theme-dependent part of the page: what a theme switch recomputes."""
+def _page(state: PhotoState, views: dict[str, CachedView]) -> Page:
+    """The theme-dependent part of the page (under ``state.theme``): what a theme switch recomputes."""
+    theme = state.theme
     distributions = {view: predictor.predict_from_features(cached.features, theme)[0] for view, cached in views.items()}
     no_theme = predictor.predict_from_features(views["full"].features, None)[0]
     with_theme, without = summarize(distributions["full"]), summarize(no_theme)

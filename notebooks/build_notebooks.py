@@ -561,7 +561,7 @@ TABLES = [
         sharpness. (`python -m workbench probe --data-root data/synth` prints the same.)
     '''),
     code('''
-        from workbench.view_probe import detail_retention, view_probe
+        from workbench.view_probe import detail_retention, statistics_tables, view_probe
 
         if results is not None and "pred_mean_sd" in results.columns:
             spread = aggregate_seeds(results.rename(columns={"variant": "model"}), ["pred_mean_sd", "target_mean_sd"])
@@ -570,12 +570,13 @@ TABLES = [
         if PROBE_TRAIN:
             probe_train = table[table["split"] == "train"].head(PROBE_TRAIN)
             probe_test = table[table["split"] == "test"]
-            probe = view_probe(probe_train, probe_test, progress=not SMOKE)
+            test_statistics = statistics_tables(probe_test, progress=not SMOKE)  # read by both the probe and the retention
+            probe = view_probe(probe_train, probe_test, progress=not SMOKE, test_statistics=test_statistics)
             probe.to_csv(OUT / "view_probe.csv", index=False)
             display(Markdown(f"**View probe** ({DATA_NAME}: {len(probe_train)} train / {len(probe_test)} test photos)"),
                     probe.pivot(index="view", columns="theme", values=["srcc_mean", "srcc_std"]).style.format(precision=3))
             if {"gt_grain", "gt_sharpness"} <= set(table.columns):
-                retention = detail_retention(probe_test, progress=not SMOKE)
+                retention = detail_retention(probe_test, statistics=test_statistics)
                 retention.to_csv(OUT / "detail_retention.csv", index=False)
                 display(Markdown("**Detail retention**: Spearman of each view's 1 px energy with the true attribute"),
                         retention.style.format(precision=3))

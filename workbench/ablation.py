@@ -17,7 +17,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
-from workbench.checkpoints import load_checkpoint
 from workbench.metrics import distribution_mean
 from workbench.train import TrainConfig, evaluate_checkpoint, train
 
@@ -99,9 +98,9 @@ def add_prediction_spread(results: pd.DataFrame, tta: bool = False, device: str 
             results[column] = np.nan
     missing = results.index[results["pred_mean_sd"].isna()]
     for index in tqdm(missing, desc="prediction spread", disable=not progress or len(missing) == 0):
-        checkpoint = results.at[index, "checkpoint"]
-        use_theme = bool(load_checkpoint(checkpoint)["config"].get("use_theme", True))
-        _, pred, target = evaluate_checkpoint(checkpoint, split="test", tta=tta, themes=use_theme, device=device, return_predictions=True)
+        _, pred, target = evaluate_checkpoint(
+            results.at[index, "checkpoint"], split="test", tta=tta, themes=None, device=device, return_predictions=True
+        )  # themes=None: as each variant was trained
         for key, value in prediction_spread(pred, target).items():
             results.at[index, key] = value
     return results

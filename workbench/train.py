@@ -506,7 +506,7 @@ def evaluate_checkpoint(
     data_root: str | None = None,
     split: str = "test",
     tta: bool = False,
-    themes: bool = True,
+    themes: bool | None = True,
     device: str = "auto",
     batch_size: int | None = None,
     num_workers: int = 0,
@@ -517,6 +517,7 @@ def evaluate_checkpoint(
     """``metrics.evaluate`` of a checkpoint on a split of its data (or of ``data_root``; ``overrides``
     replace other fields of the checkpoint's training config, e.g. ``ava_test_list``).
 
+    themes: feed each photo's theme (True), none (False), or as the model was trained (None).
     return_predictions: also return the predicted and target distributions (float[N, K] each).
     """
     payload = load_checkpoint(path)
@@ -526,6 +527,7 @@ def evaluate_checkpoint(
     if data_root is not None:
         values["data_root"] = str(data_root)
     config = TrainConfig.from_dict({**values, **overrides})
+    themes = config.use_theme if themes is None else themes
     table = prepare_table(config, verbose=progress)
     canvas = int(payload.get("canvas", transform_canvas(config.transform, config.canvas)))
     dataset = AestheticDataset(table, split, transform=payload.get("transform", config.transform), canvas=canvas)

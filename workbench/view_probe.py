@@ -16,7 +16,7 @@ means and stds on them (with or without per-theme weights):
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,19 @@ def statistics_table(table: pd.DataFrame, transform: str, canvas: int = 800, pro
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(VIEW_STATISTICS))
 
 
+def statistics_tables(
+    table: pd.DataFrame, transforms: Sequence[str] = TRANSFORMS, canvas: int = 800, progress: bool = True
+) -> dict[str, np.ndarray]:
+    """``statistics_table`` of each transform: computed once, for ``view_probe`` and ``detail_retention``."""
+    return {transform: statistics_table(table, transform, canvas, progress) for transform in transforms}
+
+
+def _statistics(table, transform, canvas, progress, computed: Mapping[str, np.ndarray] | None) -> np.ndarray:
+    if computed is not None and transform in computed:
+        return np.asarray(computed[transform])
+    return statistics_table(table, transform, canvas, progress)
+
+
 def probe_design(features: np.ndarray, theme_ids: np.ndarray | None, num_themes: int) -> np.ndarray:
     """The regression's columns: an intercept and the features, or with themes, both per theme.
 
@@ -108,10 +121,13 @@ def view_probe(
     canvas: int = 800,
     alpha: float = 1.0,
     progress: bool = True,
+    test_statistics: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Per view, with and without the theme: SRCC of the probe's predicted vote mean and std on ``test``.
 
     train, test: label tables (votes, ``path``, ``theme_id``, ``attrs["theme_names"]``).
+    test_statistics: ``statistics_table(test, transform)`` per transform, when already computed
+        (``detail_retention`` reads the same ones).
     Returns one row per (view, theme) with ``srcc_mean``, ``srcc_std``, ``n_train``, ``n_test``.
     """
     targets = {}
@@ -122,7 +138,7 @@ def view_probe(
     rows = []
     for transform in transforms:
         train_stats = statistics_table(train, transform, canvas, progress)
-        test_stats = statistics_table(test, transform, canvas, progress)
+        test_stats = _statistics(test, transform, canvas, progress, test_statistics)
         for use_theme in (False, True):
             train_x = probe_design(train_stats, train["theme_id"].to_numpy() if use_theme else None, num_themes)
             test_x = probe_design(test_stats, test["theme_id"].to_numpy() if use_theme else None, num_themes)
@@ -140,10 +156,12 @@ def detail_retention(
     attributes: Sequence[str] = ("gt_grain", "gt_sharpness"),
     canvas: int = 800,
     progress: bool = True,
+    statistics: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Spearman of each view's 1 px energy (``log_energy_1px``) with known attributes, one row per view.
 
     table: a synthetic label table holding the ``gt_*`` attribute columns (docs/SYNTHETIC.md).
+    statistics: ``statistics_table(table, transform)`` per transform, when already computed.
     """
     missing = [name for name in attributes if name not in table.columns]
     if missing:
@@ -151,7 +169,7 @@ def detail_retention(
     column = VIEW_STATISTICS.index("log_energy_1px")
     rows = []
     for transform in transforms:
-        energy = statistics_table(table, transform, canvas, progress)[:, column]
+        energy = _statistics(table, transform, canvas, progress, statistics)[:, column]
         rows.append({"view": transform, **{name: float(stats.spearmanr(energy, table[name])[0]) for name in attributes}})
     return pd.DataFrame(rows)
 
@@ -176,10 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     train, test = table[table["split"] == "train"].head(args.train), table[table["split"] == "test"]
     if len(train) < 2 or len(test) < 2:
         return _fail(f"{args.data_root} needs at least 2 train and 2 test photos, has {len(train)} and {len(test)}")
-    result = view_probe(train, test, args.transforms, args.canvas, args.alpha)
+    test_statistics = statistics_tables(test, args.transforms, args.canvas)
+    result = view_probe(train, test, args.transforms, args.canvas, args.alpha, test_statistics=test_statistics)
     print(result.to_string(index=False, float_format="%.3f"))
     if all(name in table.columns for name in ("gt_grain", "gt_sharpness")):
-        print(detail_retention(test, args.transforms, canvas=args.canvas).to_string(index=False, float_format="%.3f"))
+        retention = detail_retention(test, args.transforms, canvas=args.canvas, statistics=test_statistics)
+        print(retention.to_string(index=False, float_format="%.3f"))
     if args.out:
         result.to_csv(args.out, index=False)
     return 0
