@@ -16,9 +16,11 @@ Without a UI: ``analyze(path, theme) -> Page`` and ``switch_theme(page.state, th
 from __future__ import annotations
 
 import argparse
+import atexit
 import csv
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -106,8 +108,10 @@ _cache_lock = threading.Lock()
 # The page's images as webp files, one per photo (content hash) and view, removed with the cache entry
 # (and at exit). Gradio would encode a PIL image itself, in place, to a path named by its content: two
 # sessions showing the same photo at once could then serve a half-written file (the load test did).
-_images = tempfile.TemporaryDirectory(prefix="workbench-demo-")
-IMAGE_DIR = Path(_images.name)
+# Removed at exit, not by a TemporaryDirectory finaliser: a module imported twice (tests reload it)
+# would have its first folder collected early, with a ResourceWarning.
+IMAGE_DIR = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
+atexit.register(shutil.rmtree, IMAGE_DIR, ignore_errors=True)
 
 
 def image_file(name: str, draw: Callable[[], Image.Image | np.ndarray]) -> str:

@@ -227,6 +227,7 @@ def test_loading_closes_files(tmp_path):
         paths.append(tmp_path / name)
     (tmp_path / "bad.jpg").write_bytes((tmp_path / "a.jpg").read_bytes()[:200])
     (tmp_path / "text.txt").write_text("not an image")
+    gc.collect()  # other tests' garbage (apps, event loops) must not be counted against load_image
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for path in paths:
