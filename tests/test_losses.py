@@ -96,6 +96,16 @@ def test_gradient_matches_finite_differences():
     assert torch.autograd.gradcheck(lambda x: emd_loss(torch.softmax(x, 1), target), (logits,))
 
 
+def test_nan_prediction_gives_nan_loss_not_zero():
+    """An overflowed (NaN) prediction must not look like a perfect one: the trainer has to see it."""
+    pred = _random_distributions(3, 10, 14)
+    pred[1] = float("nan")
+    target = _random_distributions(3, 10, 15)
+    per_sample = emd_loss(pred, target, reduction="none")
+    assert torch.isnan(per_sample[1]) and torch.isfinite(per_sample[[0, 2]]).all()
+    assert torch.isnan(emd_loss(pred, target))
+
+
 def test_target_dtype_follows_pred():
     pred = _random_distributions(2, 10, 12).float()
     target = _random_distributions(2, 10, 13)  # float64

@@ -184,6 +184,42 @@ def test_pooled_regions_have_the_roi_size(roi_size):
     assert pooled.shape == (2, 16, roi_size, roi_size)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("roi", ["pool", "align"])
+def test_roi_pooling_under_mixed_precision_keeps_the_input_dtype(roi, dtype):
+    """Under autocast ROI pooling runs in float32 on every device (torchvision's CPU roi_pool has no
+    bfloat16 kernel) and returns the features' dtype, the values of pooling them in float32."""
+    features = torch.randn(2, 4, 30, 40).to(dtype)
+    sizes = torch.tensor([[30, 40], [11, 17]])
+    with torch.autocast("cpu", dtype=dtype):
+        pooled = pool_regions(features, sizes, 8, roi)
+    assert pooled.dtype == dtype
+    assert torch.equal(pooled, pool_regions(features.float(), sizes, 8, roi).to(dtype))
+
+
+@pytest.mark.parametrize("roi", ["pool", "align"])
+def test_mixed_precision_training_step_runs_and_stays_close_to_float32(roi):
+    """The AMP path of the trainer (bf16 autocast, channels_last) on CPU: finite gradients, and the
+    prediction within bf16 rounding of the float32 one."""
+    torch.manual_seed(0)
+    model = calibrated(build_model("compact", num_bins=10, num_themes=3, roi=roi, roi_size=32)).train()
+    model.to(memory_format=torch.channels_last)
+    batch = pad_batch([torch.randn(3, 120, 90), torch.randn(3, 64, 128)], canvas=128)
+    images = batch.images.contiguous(memory_format=torch.channels_last)
+    themes = torch.tensor([1, NO_THEME])
+    model.eval()  # no dropout: the two passes must see the same network
+    with torch.no_grad():
+        reference = model(images, batch.sizes, themes)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pred = model(images, batch.sizes, themes)
+    assert pred.dtype == torch.bfloat16
+    assert (pred.float() - reference).abs().max().item() < 0.02
+    emd_loss(pred.float(), torch.full((2, 10), 0.1)).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(g.abs().sum().item() for g in grads) > 0
+
+
 def test_theme_branch_uses_the_learned_no_theme_vector():
     torch.manual_seed(0)
     model = build_model("compact", num_themes=4).eval()

@@ -33,9 +33,10 @@ def emd_loss(pred: torch.Tensor, target: torch.Tensor, r: float = 2, reduction: 
     power_mean = difference.abs().pow(r).mean(dim=1)
     # Safe root: where the power mean is 0, take the root of 1 and then select 0, so that the
     # unused branch's infinite derivative never meets a zero upstream gradient (0 * inf = NaN).
-    positive = power_mean > 0
-    root = torch.where(positive, power_mean, torch.ones_like(power_mean)).pow(1.0 / r)
-    distance = torch.where(positive, root, torch.zeros_like(root))
+    # A NaN prediction (an overflow) stays NaN, so the trainer sees it instead of a loss of 0.
+    zero = power_mean == 0
+    root = torch.where(zero, torch.ones_like(power_mean), power_mean).pow(1.0 / r)
+    distance = torch.where(zero, torch.zeros_like(root), root)
     if reduction == "mean":
         return distance.mean()
     if reduction == "sum":

@@ -95,7 +95,15 @@ def pool_regions(features: Tensor, sizes: Tensor, output_size: int, mode: str = 
         raise ValueError(f"roi mode must be one of {ROI_MODES}, got {mode!r}")
     if (sizes < 1).any():
         raise ValueError(f"every region must be at least 1x1 after the stem, got sizes {sizes.tolist()}")
+    dtype = features.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        # Pool in float32 and return the input's dtype, as torchvision's CUDA autocast wrappers do:
+        # its CPU roi_pool has no bfloat16 kernel and no CPU autocast wrapper (torchvision 0.29).
+        features = features.float()
     boxes = roi_boxes(sizes).to(features.device, features.dtype)
-    if mode == "pool":
-        return roi_pool(features, boxes, output_size=output_size, spatial_scale=1.0)
-    return roi_align(features, boxes, output_size=output_size, spatial_scale=1.0, sampling_ratio=2, aligned=False)
+    with torch.autocast(features.device.type, enabled=False):
+        if mode == "pool":
+            pooled = roi_pool(features, boxes, output_size=output_size, spatial_scale=1.0)
+        else:
+            pooled = roi_align(features, boxes, output_size=output_size, spatial_scale=1.0, sampling_ratio=2, aligned=False)
+    return pooled.to(dtype)
