@@ -116,7 +116,7 @@ CHECKPOINT = code('''
         epoch on a few photos of the data. It exercises the code; its predictions are noise.
         (Candidate for the library: the same stand-in is built in notebooks 01, 03 and 05.)"""
         config = dataclasses.replace(
-            data_config, backbone="compact", pretrained=False, canvas=192, batch_size=8, epochs=1,
+            data_config, backbone="compact", pretrained=False, freeze_bn=False, canvas=192, batch_size=8, epochs=1,
             max_steps_per_epoch=2, limit_images=24, num_workers=0, device="cpu", out_dir=str(out_dir),
         )
         return train(config, progress=False).checkpoint
@@ -319,14 +319,14 @@ TRAIN = [
         epochs, more_epochs, interrupt_after = EPOCHS, MORE_EPOCHS, INTERRUPT_AFTER_STEPS
         if SMOKE:  # a few steps of two tiny epochs, in the scratch folder
             epochs, more_epochs, interrupt_after = 1, 2, 2
-            overrides.update(backbone="compact", pretrained=False, canvas=192, batch_size=4, epochs=epochs, max_steps_per_epoch=3,
+            overrides.update(backbone="compact", pretrained=False, freeze_bn=False, canvas=192, batch_size=4, epochs=epochs, max_steps_per_epoch=3,
                              limit_images=24, num_workers=0, device="cpu", eval_tta=False, out_dir=str(SCRATCH / "run"))
         config_file = repo_path(CONFIG_FILE)
         if config_file is not None and config_file.is_file():
             config = TrainConfig.from_yaml(config_file, **overrides)
         else:
             print(f"{CONFIG_FILE} not found: starting from the compact CPU recipe (TrainConfig defaults, compact backbone, no ImageNet weights)")
-            config = TrainConfig.from_dict({"backbone": "compact", "pretrained": False, **overrides})
+            config = TrainConfig.from_dict({"backbone": "compact", "pretrained": False, "freeze_bn": False, **overrides})
         print(config.to_yaml())
     '''),
     md('''
@@ -520,7 +520,7 @@ TABLES = [
             smoke_variants = ("Resize", "Pad+ROI", "Pad+ROI+Theme")  # a 299 transform, no theme, theme (a row of each table)
             display(Markdown(f"**SMOKE: a throwaway ablation** ({len(smoke_variants)} variants, two seeds, one training step each, "
                              "in a scratch folder); its numbers mean nothing. Real results go to `runs/ablation/results.csv`."))
-            smoke_base = dataclasses.replace(data_config, backbone="compact", pretrained=False, canvas=192, batch_size=8, epochs=1,
+            smoke_base = dataclasses.replace(data_config, backbone="compact", pretrained=False, freeze_bn=False, canvas=192, batch_size=8, epochs=1,
                                              max_steps_per_epoch=1, limit_images=8, num_workers=0, device="cpu")
             results = run_ablation(smoke_base, SCRATCH / "ablation", seeds=(0, 1), variants=smoke_variants, tta=False, progress=False)
             results_from = "SMOKE ablation (throwaway)"

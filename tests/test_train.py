@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ from PIL import Image
 
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
 from workbench.data.datasets import AestheticDataset
+from workbench.losses import emd_loss
 from workbench.train import (
-    EpochBatchSampler, Hook, TrainConfig, evaluate_checkpoint, evaluate_model, plot_history, prepare_table, train,
+    EpochBatchSampler, Hook, TrainConfig, device_options, evaluate_checkpoint, evaluate_model, plot_history, prepare_table,
+    train,
 )  # fmt: skip
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,6 +118,79 @@ def test_training_from_a_function_call_learns_and_writes_checkpoints(tiny_root, 
     assert pred_tta.shape == (8, 10) and not np.allclose(pred_tta, pred)
     figure = plot_history(history)
     assert len(figure.axes) == 2
+
+
+class Capture(Hook):
+    """Records what the trainer ran with and the dtype of the model's training output."""
+
+    def before_train(self, trainer):
+        self.options = trainer.options
+        self.body_compiled = trainer.model.backbone.body._compiled_call_impl is not None
+        self.output_dtypes = set()
+        trainer.model.head.register_forward_hook(lambda module, args, output: self.output_dtypes.add(output.dtype))
+
+
+def test_device_options_apply_on_cuda_and_on_cpu_only_when_asked():
+    cpu = torch.device("cpu")
+    plain = device_options(TrainConfig(compile=True), cpu)
+    assert (plain.amp_dtype, plain.memory_format, plain.compile, plain.pin_memory) == (None, torch.contiguous_format, False, False)
+    accelerated = device_options(TrainConfig(compile=True, accelerate_on_cpu=True), cpu)
+    assert (accelerated.amp_dtype, accelerated.memory_format, accelerated.compile) == (torch.bfloat16, torch.channels_last, True)
+    assert device_options(TrainConfig(accelerate_on_cpu=True, amp_dtype="float16"), cpu).amp_dtype == torch.float16
+    assert device_options(TrainConfig(accelerate_on_cpu=True, amp=False, channels_last=False), cpu) == device_options(TrainConfig(), cpu)
+    with pytest.raises(ValueError, match="amp_dtype must be one of"):
+        TrainConfig(amp_dtype="fp8")
+
+
+@pytest.mark.slow
+def test_the_gpu_options_run_on_cpu_amp_channels_last_compile_and_resume(tiny_root, tmp_path):
+    """The code CUDA runs by default (autocast, channels_last, torch.compile of the body), run on CPU."""
+    plain = train(tiny_config(tiny_root, tmp_path / "plain", epochs=1), progress=False)
+    capture = Capture()
+    config = tiny_config(tiny_root, tmp_path / "run", epochs=1, accelerate_on_cpu=True, amp=True, channels_last=True, compile=True)
+    result = train(config, progress=False, hooks=[capture])
+    assert capture.options.amp_dtype == torch.bfloat16 and capture.options.memory_format == torch.channels_last
+    assert capture.body_compiled and capture.output_dtypes == {torch.bfloat16}
+    loss, plain_loss = result.history["train_loss"].iloc[0], plain.history["train_loss"].iloc[0]
+    assert np.isfinite(loss) and abs(loss - plain_loss) < 0.1 * plain_loss  # bf16 rounding, not another run
+    payload = load_checkpoint(result.checkpoint)
+    assert payload["model"].keys() == load_checkpoint(plain.checkpoint)["model"].keys()  # in-place compile: same keys
+    model_from_checkpoint(payload)
+    # Resumed with float16 (a GradScaler) and without compile: the precision may change on resume.
+    resumed = train(tiny_config(tiny_root, tmp_path / "run", epochs=2, accelerate_on_cpu=True, amp=True, amp_dtype="float16"),
+                    resume=True, progress=False, hooks=[capture])  # fmt: skip
+    assert capture.options.amp_dtype == torch.float16 and not capture.body_compiled
+    assert list(resumed.history["epoch"]) == [1, 2] and np.isfinite(resumed.history["train_loss"]).all()
+    assert load_checkpoint(resumed.checkpoint)["scaler"]["scale"] > 0
+    assert np.isfinite(evaluate_checkpoint(resumed.checkpoint, split="val", device="cpu")["emd1"])
+
+
+def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, tmp_path, monkeypatch):
+    import workbench.train as train_module
+
+    calls = []
+
+    def loss_overflowing_at_step_3(pred, target, r=2):
+        calls.append(1)
+        loss = emd_loss(pred, target, r=r)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(train_module, "emd_loss", loss_overflowing_at_step_3)
+    config = tiny_config(tiny_root, tmp_path / "run", epochs=1, save_every_steps=1)
+    with pytest.raises(FloatingPointError, match=r"non-finite gradients at epoch 1, step 3 \(float32\)"):
+        train(config, progress=False)
+    payload = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert (payload["epoch"], payload["step"]) == (0, 2)
+    assert all(torch.isfinite(value).all() for value in payload["model"].values() if value.is_floating_point())
+
+
+def test_freezing_batchnorm_without_pretrained_weights_warns():
+    with pytest.warns(UserWarning, match="freeze_bn=True with pretrained=False"):
+        TrainConfig(backbone="compact", pretrained=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TrainConfig(backbone="compact", pretrained=False, freeze_bn=False)
+        TrainConfig()
 
 
 def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path):

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import typing
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -63,7 +64,11 @@ from workbench.model.roi import ROI_MODES
 DATA_SOURCES = ("csv", "ava", "photonet")
 STOP_CHECK_STEPS = 10  # under DDP, ranks agree on a pending SIGINT/SIGTERM every this many steps
 # Fields that may differ between a run and its resume: they change how, not what, is trained.
-RESUMABLE_CHANGES = frozenset({"epochs", "out_dir", "device", "num_workers", "save_every_steps", "compile", "eval_tta"})
+RESUMABLE_CHANGES = frozenset({
+    "epochs", "out_dir", "device", "num_workers", "save_every_steps", "eval_tta",
+    "amp", "amp_dtype", "channels_last", "compile", "accelerate_on_cpu",
+})  # fmt: skip
+AMP_DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,9 +116,11 @@ class TrainConfig:
     seed: int = 0  # seeds the model initialisation, the batch order, augmentation and theme dropout
     # Runtime
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
-    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 with a GradScaler); ignored on CPU
-    channels_last: bool = True  # channels-last memory format on CUDA (faster convolutions); ignored on CPU
-    compile: bool = False  # torch.compile the model on CUDA; ignored on CPU
+    amp: bool = True  # mixed precision (autocast) on CUDA; on CPU only with accelerate_on_cpu
+    amp_dtype: str = "auto"  # "auto" (bfloat16 where the device has it natively, else float16 + GradScaler), "bfloat16", "float16"
+    channels_last: bool = True  # channels-last memory format (faster convolutions on CUDA); on CPU only with accelerate_on_cpu
+    compile: bool = False  # torch.compile the backbone's body (after ROI pooling); on CPU only with accelerate_on_cpu
+    accelerate_on_cpu: bool = False  # apply amp, channels_last and compile on CPU too (checks those paths without a GPU)
     num_workers: int = 4  # DataLoader worker processes decoding photos (0 = in the training process)
     eval_tta: bool = False  # validate on the average over the test views (six for full), not the single view
     out_dir: str = "runs/default"  # where last.pt, best.pt, config.yaml and history.csv go
@@ -125,6 +132,7 @@ class TrainConfig:
         _check_choice("transform", self.transform, TRANSFORMS)
         _check_choice("augment", self.augment, AUGMENTS)
         _check_choice("roi", self.roi, ROI_MODES)
+        _check_choice("amp_dtype", self.amp_dtype, tuple(AMP_DTYPES))
         for name in ("roi_size", "epochs", "batch_size", "lr_step_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1, got {getattr(self, name)}")
@@ -143,6 +151,12 @@ class TrainConfig:
             raise ValueError(f"config: emd_r must be >= 1, got {self.emd_r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"config: device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.freeze_bn and not self.pretrained:
+            warnings.warn(
+                "config: freeze_bn=True with pretrained=False freezes BatchNorm at its initial statistics "
+                "(mean 0, variance 1), so activations grow layer after layer (~1e12 through Inception-v3); "
+                "use freeze_bn=false when training from scratch", stacklevel=3,
+            )  # fmt: skip
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
@@ -427,11 +441,40 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
+@dataclass(frozen=True)
+class DeviceOptions:
+    """What a run uses on its device beyond plain float32 (``device_options``)."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # autocast dtype; None = float32
+    memory_format: torch.memory_format = torch.contiguous_format  # of the model and the input batches
+    compile: bool = False  # torch.compile the backbone's body
+    pin_memory: bool = False  # page-locked DataLoader batches, copied to the GPU asynchronously
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+
+def device_options(config: TrainConfig, device: torch.device) -> DeviceOptions:
+    """AMP, channels_last and compile apply on CUDA, and on CPU only with ``accelerate_on_cpu``."""
+    cuda = device.type == "cuda"
+    accelerate = cuda or config.accelerate_on_cpu
+    amp_dtype = None
+    if config.amp and accelerate:
+        amp_dtype = AMP_DTYPES[config.amp_dtype] or (torch.bfloat16 if not cuda or _native_bfloat16(device) else torch.float16)
+    return DeviceOptions(
+        device, amp_dtype, torch.channels_last if config.channels_last and accelerate else torch.contiguous_format,
+        compile=config.compile and accelerate, pin_memory=cuda,
+    )  # fmt: skip
+
+
+def _native_bfloat16(device: torch.device) -> bool:
+    # Not torch.cuda.is_bf16_supported()'s default: it also says yes to the slow emulation on
+    # pre-Ampere GPUs (V100, T4), where float16 with a GradScaler is the fast choice.
+    with torch.cuda.device(device):
+        return torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 @torch.no_grad()
@@ -444,18 +487,19 @@ def evaluate_model(
     themes: bool = True,
     *,
     num_workers: int = 0,
-    amp: bool = False,
-    channels_last: bool = False,
+    options: DeviceOptions | None = None,
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predict every photo of ``dataset``: ``(pred [N, K], target [N, K], index [N])``, sorted by index.
 
     tta: average the six views (full, resized_pad) or 20 random views (resize, crop) per photo.
     themes: give the model each photo's theme; False predicts without (theme -1).
+    options: autocast dtype, memory format, pinned memory (``device_options``); None = float32.
     Photos that fail to load are left out (``index`` says which remain). Under DDP each rank
     predicts its share and all ranks return the gathered predictions.
     """
     device = torch.device(device)
+    options = options or DeviceOptions(device, pin_memory=device.type == "cuda")
     themes = themes and getattr(model, "num_themes", 0) > 0  # a model without themes gets -1 for every photo
     rank, world_size = (dist.get_rank(), dist.get_world_size()) if _distributed() else (0, 1)
     indices = np.arange(len(dataset))[rank::world_size]
@@ -466,10 +510,9 @@ def evaluate_model(
     batches = [indices[i : i + photos_per_batch].tolist() for i in range(0, len(indices), photos_per_batch)]
     loader = DataLoader(
         _TestViews(dataset, tta), batch_sampler=batches, collate_fn=_collate_views, num_workers=num_workers,
-        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(0),
+        pin_memory=options.pin_memory, generator=torch.Generator().manual_seed(0),
         worker_init_fn=_ignore_stop_signals,
     )  # fmt: skip
-    memory_format = torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format
     preds, targets, index = [], [], []
     was_training = model.training
     model.eval()
@@ -477,10 +520,10 @@ def evaluate_model(
         for data in tqdm(loader, desc="evaluating", leave=False, disable=not progress or rank != 0, dynamic_ncols=True):
             if data is None:
                 continue
-            batch = data["batch"].to(device, non_blocking=True, memory_format=memory_format)
+            batch = data["batch"].to(device, non_blocking=True, memory_format=options.memory_format)
             photo_themes = data["theme"] if themes else torch.full_like(data["theme"], NO_THEME)
             view_themes = photo_themes.repeat_interleave(data["counts"]).to(device, non_blocking=True)
-            with _autocast(device, amp):
+            with options.autocast():
                 pred = model(batch.images, batch.sizes, view_themes)
             photo_of_view = torch.arange(len(data["counts"])).repeat_interleave(data["counts"]).to(device)
             summed = torch.zeros(len(data["counts"]), pred.shape[1], device=device).index_add_(0, photo_of_view, pred.float())
@@ -542,7 +585,7 @@ def evaluate_checkpoint(
     model = model_from_checkpoint(payload, path).to(target_device)
     pred, target, _ = evaluate_model(
         model, dataset, batch_size or config.batch_size, target_device, tta=tta, themes=themes,
-        num_workers=num_workers, amp=config.amp, progress=progress,
+        num_workers=num_workers, options=device_options(config, target_device), progress=progress,
     )  # fmt: skip
     metrics = evaluate(pred, target)
     return (metrics, np.asarray(pred), np.asarray(target)) if return_predictions else metrics
@@ -592,8 +635,8 @@ class EvalHook(Hook):
         config = trainer.config
         pred, target, _ = evaluate_model(
             trainer.model, trainer.val_set, config.batch_size, trainer.device, tta=config.eval_tta,
-            themes=config.use_theme, num_workers=trainer.num_workers, amp=config.amp,
-            channels_last=config.channels_last, progress=trainer.progress and trainer.is_main,
+            themes=config.use_theme, num_workers=trainer.num_workers, options=trainer.options,
+            progress=trainer.progress and trainer.is_main,
         )  # fmt: skip
         trainer.metrics = evaluate(pred, target)
         trainer.history[-1].update({f"val_{name}": value for name, value in trainer.metrics.items()})
@@ -799,11 +842,8 @@ class Trainer:
         self.is_main = world.is_main
         self.cuda = device.type == "cuda"
         self.num_workers = config.num_workers
-        self.memory_format = torch.channels_last if config.channels_last and self.cuda else torch.contiguous_format
-        self.amp_dtype = None
-        if config.amp and self.cuda:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        model.to(device, memory_format=self.memory_format)
+        self.options = device_options(config, device)
+        model.to(device, memory_format=self.options.memory_format)
         model.train()
         backbone = [p for p in model.backbone.parameters() if p.requires_grad]
         head = [p for module in (model.theme_branch, model.head) for p in module.parameters() if p.requires_grad]
@@ -813,15 +853,15 @@ class Trainer:
             lr=config.lr_backbone, momentum=config.momentum, weight_decay=config.weight_decay,
         )  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, config.lr_step_epochs, gamma=config.lr_gamma)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.options.amp_dtype == torch.float16)
         self.train_model: nn.Module = model
         if world.size > 1:
             self.train_model = DistributedDataParallel(
                 model, device_ids=[device.index] if self.cuda else None,
                 broadcast_buffers=not config.freeze_bn,  # frozen BatchNorm buffers never change
             )  # fmt: skip
-        if config.compile and self.cuda:
-            self.train_model = torch.compile(self.train_model)
+        if self.options.compile:
+            model.compile_fixed_shape_layers()  # not the whole model: its docstring says why
         if config.shape_grouped:
             self.batch_sampler = ShapeGroupedBatchSampler(
                 train_set.sizes, config.batch_size, seed=config.seed, num_replicas=world.size, rank=world.rank
@@ -844,14 +884,31 @@ class Trainer:
 
     def run_step(self, images: torch.Tensor, sizes: torch.Tensor, themes: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
         """Forward, loss (eq. 7), backward, optimizer step. Returns the loss (detached)."""
-        with _autocast(self.device, self.amp_dtype is not None):
+        with self.options.autocast():
             pred = self.train_model(images, sizes, themes)
         loss = emd_loss(pred.float(), target, r=self.config.emd_r)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss * weight if weight != 1.0 else loss).backward()
+        if not self.scaler.is_enabled():  # a GradScaler skips non-finite steps itself (float16)
+            self._check_finite_gradients()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return loss.detach()
+
+    def _check_finite_gradients(self) -> None:
+        """Stop before a NaN/inf step would spoil the weights (and every later checkpoint).
+
+        The gradients, unlike the loss, are all-reduced under DDP: every rank raises at the same step.
+        One device sync per step, as a GradScaler makes.
+        """
+        gradients = [p.grad for p in self.model.parameters() if p.grad is not None]
+        if gradients and not torch.isfinite(torch.nn.utils.get_total_norm(gradients)):
+            precision = str(self.options.amp_dtype).removeprefix("torch.") if self.options.amp_dtype else "float32"
+            raise FloatingPointError(
+                f"non-finite gradients at epoch {self.epoch + 1}, step {self.step + 1} ({precision}): the model's "
+                "outputs or loss overflowed; the weights were not updated and last.pt holds the last saved state. "
+                "Try a lower lr_backbone / lr_head, amp: false, or pretrained weights with freeze_bn"
+            )
 
     def _inputs(self, data: dict[str, Any]) -> tuple[torch.Tensor, ...]:
         """Move a batch to the device and apply theme dropout (seeded by seed, epoch, step, rank)."""
@@ -862,7 +919,7 @@ class Trainer:
             generator = torch.Generator().manual_seed(_seed_of(self.config.seed, self.epoch, self.step, self.world.rank))
             dropped = torch.rand(len(themes), generator=generator) < self.config.theme_dropout
             themes = themes.masked_fill(dropped, NO_THEME)
-        batch = data["batch"].to(self.device, non_blocking=True, memory_format=self.memory_format)
+        batch = data["batch"].to(self.device, non_blocking=True, memory_format=self.options.memory_format)
         target = data["target"].to(self.device, non_blocking=True)
         return batch.images, batch.sizes, themes.to(self.device, non_blocking=True), target
 
@@ -894,7 +951,7 @@ class Trainer:
         self.batch_sampler.set_epoch(self.epoch)
         return DataLoader(
             self.train_set, batch_sampler=_Resumed(self.batch_sampler, self.step, self.config.max_steps_per_epoch),
-            collate_fn=self.collate, num_workers=self.num_workers, pin_memory=self.cuda,
+            collate_fn=self.collate, num_workers=self.num_workers, pin_memory=self.options.pin_memory,
             # Seeds the workers (their base seed); never the global RNG, which dropout layers use.
             generator=torch.Generator().manual_seed(_seed_of(self.config.seed, self.epoch, 1)),
             worker_init_fn=_ignore_stop_signals,

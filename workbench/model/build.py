@@ -46,6 +46,18 @@ class AestheticModel(nn.Module):
         """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None."""
         return self.predict_from_features(self.features(images, sizes), themes, return_logits)
 
+    def compile_fixed_shape_layers(self, **compile_kwargs) -> "AestheticModel":
+        """``torch.compile`` the backbone's body in place: the layers after ROI pooling, which see
+        ``roi_size x roi_size`` maps whatever the photos' shapes, so they compile once per batch size.
+
+        Not the stem: it sees a new canvas shape in every shape-grouped batch and zeroes strips from
+        per-photo Python ints. Compiling the whole model recompiled per shape, hit dynamo's recompile
+        limit, then failed an inductor stride assertion in backward (torch 2.14, CPU). In place
+        (``Module.compile``): state_dict keys, checkpoints and DDP wrapping are unchanged.
+        """
+        self.backbone.body.compile(**compile_kwargs)
+        return self
+
 
 def freeze_batchnorm(module: nn.Module) -> nn.Module:
     """Replace every ``BatchNorm2d`` by torchvision's ``FrozenBatchNorm2d`` (the paper fixes BN)."""
