@@ -355,9 +355,11 @@ def test_ava_and_photonet_sources_read_the_published_layouts(tmp_path):
 
 
 @pytest.mark.slow
-def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path):
+@pytest.mark.parametrize("accelerated", [False, True], ids=["float32", "amp-channels_last-compile"])
+def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path, accelerated):
     config_path = tmp_path / "config.yaml"
-    tiny_config(tiny_root, tmp_path / "run", epochs=1, shape_grouped=True).to_yaml(config_path)
+    gpu_options = dict(accelerate_on_cpu=True, amp=True, compile=True) if accelerated else {}  # what a multi-GPU run uses
+    tiny_config(tiny_root, tmp_path / "run", epochs=1, shape_grouped=True, **gpu_options).to_yaml(config_path)
     torchrun = Path(sys.executable).with_name("torchrun")
     command = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "workbench", "train",
                "--config", str(config_path), "--no-progress"]  # fmt: skip
@@ -370,6 +372,7 @@ def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path):
     assert row["images"] == 24
     assert "val_emd1" in row and np.isfinite(row["val_emd1"])
     assert run.stdout.count("data: tiny") == 1  # only rank 0 prints
+    assert "Warning" not in run.stderr, run.stderr[-3000:]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -858,7 +858,7 @@ class Trainer:
         if world.size > 1:
             self.train_model = DistributedDataParallel(
                 model, device_ids=[device.index] if self.cuda else None,
-                broadcast_buffers=not config.freeze_bn,  # frozen BatchNorm buffers never change
+                forward_sync_buffers=not config.freeze_bn,  # frozen BatchNorm buffers never change
             )  # fmt: skip
         if self.options.compile:
             model.compile_fixed_shape_layers()  # not the whole model: its docstring says why
