@@ -25,7 +25,9 @@ import torch
 from common import base_parser, print_header, runtime_from_args, write_json
 from workbench.checkpoints import load_checkpoint
 from workbench.data.synth import generate_dataset
-from workbench.train import Hook, TrainConfig, evaluate_checkpoint, train
+from workbench.config import TrainConfig
+from workbench.evaluation import evaluate_checkpoint
+from workbench.train import Hook, train
 
 results: list[dict] = []
 

@@ -84,7 +84,7 @@ SETUP = code('''
 
 DATA = code('''
     from workbench.data.synth import generate_dataset
-    from workbench.train import TrainConfig, prepare_table
+    from workbench.config import TrainConfig, prepare_table
 
     SYNTHETIC_ROOT = "data/synth"  # where `make demo-checkpoint` writes the synthetic benchmark
     SMOKE_PHOTOS = 48  # photos of the synthetic set SMOKE writes (seed 0: the same photos as the benchmark's first 48)
@@ -367,7 +367,7 @@ TRAIN = [
     md('''
         ## Resume again, to `MORE_EPOCHS`
 
-        `epochs` is one of the settings a resume may change (`workbench.train.RESUMABLE_CHANGES`); the
+        `epochs` is one of the settings a resume may change (`workbench.config.RESUMABLE_CHANGES`); the
         learning-rate schedule carries on from the checkpoint.
     '''),
     code('''
@@ -392,7 +392,7 @@ TRAIN = [
     code('''
         from workbench.metrics import results_table
         from workbench.paper import published_table
-        from workbench.train import evaluate_checkpoint
+        from workbench.evaluation import evaluate_checkpoint
 
         evaluated = result.best_checkpoint or result.checkpoint
         runs = {
@@ -457,7 +457,7 @@ TABLES = [
         from workbench.analysis import theme_baseline_report
         from workbench.metrics import METRIC_LABELS, results_table
         from workbench.paper import published_table
-        from workbench.train import evaluate_checkpoint
+        from workbench.evaluation import evaluate_checkpoint
 
 
         def show(name, blocks):

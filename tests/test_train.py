@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,10 @@ from PIL import Image
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
 from workbench.data.datasets import AestheticDataset
 from workbench.losses import emd_loss
-from workbench.train import (
-    EpochBatchSampler, Hook, TrainConfig, device_options, evaluate_checkpoint, evaluate_model, plot_history, prepare_table,
-    train,
-)  # fmt: skip
+from workbench.config import TrainConfig, prepare_table
+from workbench.curves import plot_history
+from workbench.evaluation import evaluate_checkpoint, evaluate_model
+from workbench.train import EpochBatchSampler, Hook, train
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(48, 64), (64, 48), (80, 80), (40, 96), (96, 56), (56, 72)]  # (h, w): several shapes and orientations
@@ -116,8 +115,10 @@ def test_training_from_a_function_call_learns_and_writes_checkpoints(tiny_root, 
     assert metrics["emd1"] == pytest.approx(history["val_emd1"].iloc[-1], abs=1e-6)
     pred_tta, _, _ = evaluate_model(model, val, batch_size=12, tta=True)
     assert pred_tta.shape == (8, 10) and not np.allclose(pred_tta, pred)
-    figure = plot_history(history)
-    assert len(figure.axes) == 2
+    figure = plot_history(history)  # what LivePlotHook draws: loss, correlations, distances (not images/skipped/seconds)
+    assert len(figure.axes) == 3
+    plotted = {line.get_label() for ax in figure.axes for line in ax.get_lines()}
+    assert {"train_loss", "val_emd1", "val_srcc_mean"} <= plotted and not plotted & {"images", "skipped", "val_seconds", "lr"}
 
 
 class Capture(Hook):
@@ -128,18 +129,6 @@ class Capture(Hook):
         self.body_compiled = trainer.model.backbone.body._compiled_call_impl is not None
         self.output_dtypes = set()
         trainer.model.head.register_forward_hook(lambda module, args, output: self.output_dtypes.add(output.dtype))
-
-
-def test_device_options_apply_on_cuda_and_on_cpu_only_when_asked():
-    cpu = torch.device("cpu")
-    plain = device_options(TrainConfig(compile=True), cpu)
-    assert (plain.amp_dtype, plain.memory_format, plain.compile, plain.pin_memory) == (None, torch.contiguous_format, False, False)
-    accelerated = device_options(TrainConfig(compile=True, accelerate_on_cpu=True), cpu)
-    assert (accelerated.amp_dtype, accelerated.memory_format, accelerated.compile) == (torch.bfloat16, torch.channels_last, True)
-    assert device_options(TrainConfig(accelerate_on_cpu=True, amp_dtype="float16"), cpu).amp_dtype == torch.float16
-    assert device_options(TrainConfig(accelerate_on_cpu=True, amp=False, channels_last=False), cpu) == device_options(TrainConfig(), cpu)
-    with pytest.raises(ValueError, match="amp_dtype must be one of"):
-        TrainConfig(amp_dtype="fp8")
 
 
 @pytest.mark.slow
@@ -182,15 +171,6 @@ def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, 
     payload = load_checkpoint(tmp_path / "run" / "last.pt")
     assert (payload["epoch"], payload["step"]) == (0, 2)
     assert all(torch.isfinite(value).all() for value in payload["model"].values() if value.is_floating_point())
-
-
-def test_freezing_batchnorm_without_pretrained_weights_warns():
-    with pytest.warns(UserWarning, match="freeze_bn=True with pretrained=False"):
-        TrainConfig(backbone="compact", pretrained=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        TrainConfig(backbone="compact", pretrained=False, freeze_bn=False)
-        TrainConfig()
 
 
 def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path):
@@ -315,45 +295,6 @@ def test_photos_that_fail_to_load_are_counted_not_fatal(tmp_path, batch_size):
     assert (row["images"], row["skipped"]) == (5, 1)
 
 
-def test_ava_and_photonet_sources_read_the_published_layouts(tmp_path):
-    from workbench.train import load_table
-
-    ava = tmp_path / "AVA_dataset"
-    (ava / "images").mkdir(parents=True)
-    (ava / "aesthetics_image_lists").mkdir()
-    lines = []
-    for i in range(40):
-        votes = " ".join(str(v) for v in np.random.default_rng(i).integers(0, 30, 10))
-        lines.append(f"{i + 1} {1000 + i} {votes} 0 0 {[5, 7][i % 2]}")
-        Image.new("RGB", (40 + i, 50)).save(ava / "images" / f"{1000 + i}.jpg")
-    (ava / "AVA.txt").write_text("\n".join(lines) + "\n")
-    (ava / "challenges.txt").write_text("5 Black___White\n7 100_Meters\n")
-    (ava / "aesthetics_image_lists" / "generic_test.jpgl").write_text("".join(f"{1000 + i}\n" for i in range(30, 40)))
-    config = TrainConfig(data="ava", data_root=str(ava), val_fraction=0.1)
-    table = load_table(config)
-    assert table["split"].value_counts().to_dict() == {"train": 27, "test": 10, "val": 3}
-    assert table.attrs["theme_names"] == ["Black & White", "100 Meters"] and table.attrs["root"] == str(ava)
-    assert set(table["theme_id"]) == {0, 1}
-    limited = load_table(TrainConfig(data="ava", data_root=str(ava), limit_images=5))["split"].value_counts()
-    assert limited.to_dict() == {"train": 5, "test": 5, "val": 2}  # at most 5 per split (val holds 2 of 37 at 5%)
-
-    photonet = tmp_path / "photonet"
-    (photonet / "images").mkdir(parents=True)
-    rows = []
-    for i in range(30):
-        votes = np.random.default_rng(i).integers(0, 9, 7)
-        rows.append(f"{i + 1} {2000 + i} {votes.sum()} 4.5 1.2 " + " ".join(map(str, votes)))
-        if i < 25:  # five photos could not be downloaded
-            Image.new("RGB", (50, 40)).save(photonet / "images" / f"{2000 + i}.jpg")
-    (photonet / "photonet_dataset.txt").write_text("\r\n".join(rows) + "\r\n")
-    table = load_table(TrainConfig(data="photonet", data_root=str(photonet), use_theme=False))
-    assert len(table) == 25 and table.attrs["num_bins"] == 7
-    counts = table["split"].value_counts()
-    assert counts["train"] > counts["test"] > counts["val"]  # the paper's 14,800 / 1,200 test / 666 val proportions
-    with pytest.raises(FileNotFoundError, match="photonet_dataset.txt"):
-        load_table(TrainConfig(data="photonet", data_root=str(tmp_path)))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("accelerated", [False, True], ids=["float32", "amp-channels_last-compile"])
 def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path, accelerated):
@@ -376,41 +317,6 @@ def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path, accelera
 
 
 # --------------------------------------------------------------------------------------------------
-
-
-def test_config_from_dict_rejects_unknown_keys_and_coerces_values(tmp_path):
-    with pytest.raises(ValueError, match=r"'lr' \(did you mean"):
-        TrainConfig.from_dict({"lr": 0.1})
-    config = TrainConfig.from_dict({"lr_head": "1e-2", "epochs": "3", "amp": "false", "limit_images": "none"})
-    assert (config.lr_head, config.epochs, config.amp, config.limit_images) == (0.01, 3, False, None)
-    with pytest.raises(ValueError, match="epochs must be an int"):
-        TrainConfig.from_dict({"epochs": 2.5})
-    with pytest.raises(ValueError, match="transform must be one of"):
-        TrainConfig(transform="squash")
-    path = tmp_path / "config.yaml"
-    config.to_yaml(path)
-    assert TrainConfig.from_yaml(path) == config
-    path.write_text("epochs: 3\nlearning_rate: 0.1\n")
-    with pytest.raises(ValueError, match="learning_rate"):
-        TrainConfig.from_yaml(path)
-
-
-def test_defaults_are_the_papers_recipe():
-    config = TrainConfig()
-    assert (config.backbone, config.pretrained, config.roi, config.roi_size, config.canvas) == ("inception_v3", True, "pool", 146, 800)
-    assert (config.epochs, config.batch_size, config.lr_backbone, config.lr_head) == (30, 16, 1e-3, 1e-2)
-    assert (config.momentum, config.weight_decay, config.lr_step_epochs, config.lr_gamma, config.emd_r) == (0.9, 1e-4, 10, 0.5, 2)
-    assert config.freeze_bn and config.use_theme and config.augment == "flip_crop" and config.transform == "full"
-
-
-@pytest.mark.parametrize("name", ["paper_ava", "paper_photonet", "demo_synthetic"])
-def test_shipped_configs_load(name):
-    config = TrainConfig.from_yaml(REPO / "configs" / f"{name}.yaml")
-    assert config.canvas == 800
-    if name == "paper_photonet":
-        assert config.data == "photonet" and not config.use_theme
-    if name == "demo_synthetic":
-        assert config.backbone == "compact" and not config.pretrained and not config.freeze_bn
 
 
 def test_epoch_batch_sampler_splits_one_batch_list_across_ranks():

@@ -31,7 +31,7 @@ HISTOGRAM_WIDTH = 40  # characters of the longest bar in `predict`'s histograms
 
 
 def _config_fields():
-    from workbench.train import TrainConfig
+    from workbench.config import TrainConfig
 
     return TrainConfig, dataclasses.fields(TrainConfig), typing.get_type_hints(TrainConfig)
 
@@ -47,7 +47,7 @@ def _field_helps() -> dict[str, str]:
     """The comment beside each field in TrainConfig's source: its documentation."""
     import inspect
 
-    from workbench.train import TrainConfig
+    from workbench.config import TrainConfig
 
     helps = {}
     for line in inspect.getsource(TrainConfig).splitlines():
@@ -80,7 +80,7 @@ def _add_train(subparsers) -> None:
 
 def _field_parser(name: str, annotation):
     """argparse ``type=`` for a config field: a bad value is an argument error (exit status 2)."""
-    from workbench.train import coerce_field
+    from workbench.config import coerce_field
 
     def parse(text: str):
         try:
@@ -93,7 +93,8 @@ def _field_parser(name: str, annotation):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from workbench.train import TrainConfig, train
+    from workbench.config import TrainConfig
+    from workbench.train import train
 
     overrides = {key[len("field_"):]: value for key, value in vars(args).items() if key.startswith("field_")}
     config = TrainConfig.from_yaml(args.config, **overrides) if args.config else TrainConfig.from_dict(overrides)
@@ -127,7 +128,7 @@ def _add_evaluate(subparsers) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from workbench.train import evaluate_checkpoint
+    from workbench.evaluation import evaluate_checkpoint
 
     metrics = evaluate_checkpoint(
         args.checkpoint, data_root=args.data_root, split=args.split, tta=args.tta, themes=not args.no_theme,

@@ -17,8 +17,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
+from workbench.config import TrainConfig
+from workbench.evaluation import evaluate_checkpoint
 from workbench.metrics import distribution_mean
-from workbench.train import TrainConfig, evaluate_checkpoint, train
+from workbench.train import train
 
 # The three 299x299 baselines use standard Inception-v3 geometry: the stem maps 299 -> 147 and
 # the replaced max-pool gives 73x73, so ROI size 73 (the paper trains them as plain Inception-v3).

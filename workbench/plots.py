@@ -7,10 +7,8 @@ blue = predicted, red = ground truth.
 """
 from __future__ import annotations
 
-import io
 import math
 import os
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -24,6 +22,8 @@ from workbench.analysis import (
     theme_statistics,
     worst_predictions,
 )
+from workbench.curves import figure_png, save_figure
+from workbench.curves import plot_history  # noqa: F401  (re-exported: one place for every figure)
 from workbench.data.images import load_image
 from workbench.metrics import distribution_mean, per_image_distances
 
@@ -31,15 +31,6 @@ PathLike = str | os.PathLike
 PREDICTED_COLOR = "#1f77b4"  # blue, as in Fig. 4
 TARGET_COLOR = "#d62728"  # red
 DATASET_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")  # Fig. 6: AVA blue, Photo.net red
-DPI = 100
-
-
-def _save(figure: Figure, save_to: PathLike | None) -> Figure:
-    if save_to is not None:
-        path = Path(save_to)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png", dpi=DPI)
-    return figure
 
 
 def _distributions(x: Any, name: str) -> np.ndarray:
@@ -123,7 +114,7 @@ def plot_histograms(
         caption = _summary_title(p[i], None if q is None else q[i])
         title = caption if titles is None else f"{titles[i]}\n{caption}"
         _draw_histogram(axis, p[i], None if q is None else q[i], title, legend=i == 0)
-    return _save(figure, save_to)
+    return save_figure(figure, save_to)
 
 
 def _as_pixels(image: Any, max_side: int | None) -> np.ndarray:
@@ -196,7 +187,7 @@ def photo_grid(
     _check_lengths(len(p), images=images, titles=titles, targets=q)
     captions = [_summary_title(p[i], None if q is None else q[i]) for i in range(len(p))]
     figure = _photo_histogram_grid(images, p, q, titles, captions, ncols, max_side)
-    return _save(figure, save_to)
+    return save_figure(figure, save_to)
 
 
 def plot_aspect_ratios(
@@ -230,7 +221,7 @@ def plot_aspect_ratios(
     ax.set_xlabel("aspect ratio (width / height)")
     ax.set_ylabel("density")
     ax.legend(frameon=False)
-    return _save(figure, save_to)
+    return save_figure(figure, save_to)
 
 
 def _as_theme_statistics(source: pd.DataFrame) -> pd.DataFrame:
@@ -298,7 +289,7 @@ def plot_theme_distributions(
     ax.set_ylabel("share of votes (photos weighted equally)")
     ax.set_title("Mean vote distribution per theme")
     ax.legend(fontsize=7, frameon=False)
-    return _save(figure, save_to)
+    return save_figure(figure, save_to)
 
 
 def plot_theme_means(
@@ -335,7 +326,7 @@ def plot_theme_means(
             title += f"\nbetween themes: eta² {row['eta_squared']:.3f}, omega² {row['omega_squared']:.3f} (chance {row['chance_eta_squared']:.3f})"
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7, frameon=False, loc="upper left")
-    return _save(figure, save_to)
+    return save_figure(figure, save_to)
 
 
 def plot_with_without_theme(
@@ -367,7 +358,7 @@ def plot_with_without_theme(
             ax.set_xlabel(f"gt {row.target_mean:.2f} | with {row.mean_with:.2f} | without {row.mean_without:.2f}", fontsize=8)
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
-        return _save(figure, save_to)
+        return save_figure(figure, save_to)
     summary = effect.attrs["summary"]
     figure = Figure(figsize=(10, 4), layout="constrained")
     scatter = figure.add_subplot(1, 2, 1)
@@ -387,7 +378,7 @@ def plot_with_without_theme(
     histogram.set_xlabel("|error without theme| - |error with theme| (mean score)")
     histogram.set_ylabel("photos")
     histogram.set_title(f"the theme helped on {summary['share_improved']:.0%} of {summary['photos']} photos", fontsize=9)
-    return _save(figure, save_to)
+    return save_figure(figure, save_to)
 
 
 def plot_failure_cases(
@@ -425,46 +416,7 @@ def plot_failure_cases(
         None if titles is None else [titles[i] for i in chosen],
         captions, ncols, max_side,
     )
-    return _save(figure, save_to)
-
-
-_NOT_PLOTTED = {"epoch", "step", "steps", "time", "seconds", "wall_s", "lr", "learning_rate"}
-
-
-def plot_history(history: pd.DataFrame | Sequence[Mapping[str, Any]], save_to: PathLike | None = None) -> Figure:
-    """Training curves: one panel each for losses (columns with "loss"), correlations (srcc / plcc)
-    and the other metrics (EMD, KL, ...), against ``epoch`` (or the row number). Panels without a
-    column are left out; NaN (a metric not computed that epoch) leaves a gap."""
-    frame = pd.DataFrame(history)
-    if frame.empty:
-        raise ValueError("history is empty: nothing to plot")
-    x = frame["epoch"].to_numpy() if "epoch" in frame.columns else np.arange(len(frame))
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and str(c).lower() not in _NOT_PLOTTED]
-    groups = {
-        "loss": [c for c in numeric if "loss" in str(c).lower()],
-        "correlation (higher is better)": [c for c in numeric if any(s in str(c).lower() for s in ("srcc", "plcc"))],
-    }
-    grouped = {c for columns in groups.values() for c in columns}
-    groups["metric (lower is better)"] = [c for c in numeric if c not in grouped]
-    groups = {label: columns for label, columns in groups.items() if columns}
-    if not groups:
-        raise ValueError(f"history has no numeric column to plot (got {list(frame.columns)})")
-    figure = Figure(figsize=(4.2 * len(groups), 3.4), layout="constrained")
-    for i, (label, columns) in enumerate(groups.items()):
-        ax = figure.add_subplot(1, len(groups), i + 1)
-        for column in columns:
-            ax.plot(x, frame[column].to_numpy(dtype=np.float64), marker="." if len(frame) <= 60 else None, label=str(column))
-        ax.set_xlabel("epoch" if "epoch" in frame.columns else "row")
-        ax.set_ylabel(label)
-        ax.legend(fontsize=7, frameon=False)
-    return _save(figure, save_to)
-
-
-def figure_png(figure: Figure) -> bytes:
-    """A figure as PNG bytes (for widgets, the app, reports)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
-    return buffer.getvalue()
+    return save_figure(figure, save_to)
 
 
 def _theme_browser_class():

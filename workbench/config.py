@@ -1,0 +1,311 @@
+"""A training run's settings (``TrainConfig``, the paper's recipe by default) and the label table they select.
+
+``TrainConfig`` is a dataclass whose fields carry a comment; it loads from YAML and from command-line
+strings (``coerce_field``). ``prepare_table`` reads the labels the config names (our CSV folder,
+AVA, Photo.net), holds out validation photos, applies ``limit_images`` and drops unreadable photos.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import typing
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from workbench.data.augment import AUGMENTS, TRANSFORMS
+from workbench.data.batching import MIN_SIDE
+from workbench.data.datasets import (
+    PHOTONET_SPLIT_SIZES, ava_table, check_images, photonet_table, read_ava_tanet_csv, read_ava_txt, read_csv_folder,
+    read_idealo_json,
+)  # fmt: skip
+from workbench.model.roi import ROI_MODES
+
+DATA_SOURCES = ("csv", "ava", "photonet")
+# Fields that may differ between a run and its resume: they change how, not what, is trained.
+RESUMABLE_CHANGES = frozenset({
+    "epochs", "out_dir", "device", "num_workers", "save_every_steps", "eval_tta",
+    "amp", "amp_dtype", "channels_last", "compile", "accelerate_on_cpu",
+})  # fmt: skip
+AMP_DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults are the paper's AVA recipe (Sec. IV-B)."""
+
+    # Data
+    data: str = "csv"  # label source: "csv" (a folder with labels.csv, e.g. from `workbench synth`), "ava", "photonet"
+    data_root: str = "data/synth"  # csv: the dataset folder; ava/photonet: the folder relative paths below start from
+    images_dir: str = "images"  # ava/photonet: folder holding <image_id>.jpg (relative to data_root unless absolute)
+    ava_labels: str = "AVA.txt"  # ava: AVA.txt, a TANet/ReLIC .csv or idealo's .json (relative to data_root)
+    ava_challenges: str = "challenges.txt"  # ava: challenges.txt, the 1,398 theme names (relative to data_root)
+    ava_test_list: str | None = None  # ava: .jpgl of test ids; None = aesthetics_image_lists/generic_test.jpgl beside challenges.txt
+    photonet_labels: str = "photonet_dataset.txt"  # photonet: the published label file (relative to data_root)
+    val_fraction: float = 0.05  # share of the training photos held out for validation (ava; csv folders without val rows)
+    split_seed: int = 0  # seed of the random splits (kept fixed when `seed` changes, so runs share one test set)
+    limit_images: int | None = None  # smoke runs: keep at most this many photos of each split (seeded); None = all
+    # Model (Sec. III-D)
+    backbone: str = "inception_v3"  # "inception_v3" (the paper) or "compact" (CPU demo and tests)
+    pretrained: bool = True  # start from ImageNet weights (the paper); downloads once into the torch hub cache
+    roi: str = "pool"  # "pool" (ROI pooling, the paper) or "align" (Tables I-II "Align")
+    roi_size: int = 146  # side of the ROI pooling output replacing Inception's first max-pool (2 x 73)
+    freeze_bn: bool = True  # fix BatchNorm layers at their pre-trained statistics (batch 16 is too small)
+    use_theme: bool = True  # feed the photo's theme (AVA challenge) through the theme branch (Sec. III-B)
+    theme_dropout: float = 0.1  # probability a training photo's theme is replaced by -1, so one model predicts with and without it
+    # Input (Sec. III-A, IV-B, IV-D)
+    canvas: int = 800  # side of the square canvas photos are zero-padded into (larger photos are downscaled to fit)
+    transform: str = "full"  # "full" (pad + ROI, the paper) or the 299x299 ablations "resize", "resized_pad", "crop"
+    augment: str = "flip_crop"  # "flip_crop" (one of the six views at random, the paper), "flip" or "none"
+    shape_grouped: bool = True  # batch photos of similar shape and pad to the batch's largest, not the full canvas
+    # Optimisation (Sec. III-C, IV-B)
+    epochs: int = 30  # training epochs
+    batch_size: int = 16  # photos per step (per process under DDP)
+    lr_backbone: float = 1e-3  # SGD learning rate of the convolutional layers
+    lr_head: float = 1e-2  # learning rate of the fully connected layers (theme branch + head): 10x
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 1e-4  # SGD weight decay
+    lr_step_epochs: int = 10  # the learning rate is multiplied by lr_gamma every this many epochs
+    lr_gamma: float = 0.5  # learning rate factor every lr_step_epochs (halved, as in the paper)
+    emd_r: float = 2  # r of the EMD training loss, eq. (7)
+    seed: int = 0  # seeds the model initialisation, the batch order, augmentation and theme dropout
+    # Runtime
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
+    amp: bool = True  # mixed precision (autocast) on CUDA; on CPU only with accelerate_on_cpu
+    amp_dtype: str = "auto"  # "auto" (bfloat16 where the device has it natively, else float16 + GradScaler), "bfloat16", "float16"
+    channels_last: bool = True  # channels-last memory format (faster convolutions on CUDA); on CPU only with accelerate_on_cpu
+    compile: bool = False  # torch.compile the backbone's body (after ROI pooling); on CPU only with accelerate_on_cpu
+    accelerate_on_cpu: bool = False  # apply amp, channels_last and compile on CPU too (checks those paths without a GPU)
+    num_workers: int = 4  # DataLoader worker processes decoding photos (0 = in the training process)
+    eval_tta: bool = False  # validate on the average over the test views (six for full), not the single view
+    out_dir: str = "runs/default"  # where last.pt, best.pt, config.yaml and history.csv go
+    max_steps_per_epoch: int | None = None  # smoke runs: stop each epoch after this many steps; None = whole epoch
+    save_every_steps: int | None = None  # also write last.pt every this many steps (besides every epoch); None = per epoch
+
+    def __post_init__(self):
+        _check_choice("data", self.data, DATA_SOURCES)
+        _check_choice("transform", self.transform, TRANSFORMS)
+        _check_choice("augment", self.augment, AUGMENTS)
+        _check_choice("roi", self.roi, ROI_MODES)
+        _check_choice("amp_dtype", self.amp_dtype, tuple(AMP_DTYPES))
+        for name in ("roi_size", "epochs", "batch_size", "lr_step_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"config: {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("limit_images", "max_steps_per_epoch", "save_every_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"config: {name} must be >= 1 or None, got {getattr(self, name)}")
+        if self.num_workers < 0:
+            raise ValueError(f"config: num_workers must be >= 0, got {self.num_workers}")
+        if not 0 <= self.theme_dropout < 1:
+            raise ValueError(f"config: theme_dropout must be in [0, 1), got {self.theme_dropout}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"config: val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.canvas < MIN_SIDE:
+            raise ValueError(f"config: canvas must be >= {MIN_SIDE}, got {self.canvas}")
+        if self.emd_r < 1:
+            raise ValueError(f"config: emd_r must be >= 1, got {self.emd_r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"config: device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.freeze_bn and not self.pretrained:
+            warnings.warn(
+                "config: freeze_bn=True with pretrained=False freezes BatchNorm at its initial statistics "
+                "(mean 0, variance 1), so activations grow layer after layer (~1e12 through Inception-v3); "
+                "use freeze_bn=false when training from scratch", stacklevel=3,
+            )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build a config from plain values (YAML, CLI); unknown keys are an error naming close matches."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = [key for key in values if key not in known]
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(str(key), known, n=3, cutoff=0.6) or [k for k in known if str(key) in k][:3]
+                hints.append(f"{key!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""))
+            raise ValueError(f"unknown config key(s) {', '.join(hints)}; known keys: {', '.join(known)}")
+        types = typing.get_type_hints(cls)
+        return cls(**{key: coerce_field(key, types[key], value) for key, value in values.items()})
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike, **overrides) -> "TrainConfig":
+        """Read a YAML file of config fields, then apply ``overrides``."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({error})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of config fields, got {type(values).__name__}")
+        try:
+            return cls.from_dict({**values, **overrides})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None
+
+    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
+        """The config as YAML text; written to ``path`` when given."""
+        text = yaml.safe_dump(asdict(self), sort_keys=False)
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+
+def _check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"config: {name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def coerce_field(name: str, annotation: Any, value: Any) -> Any:
+    """Convert a YAML/CLI value to a field's type (``"1e-3"`` -> 0.001, ``"none"`` -> None, ``"false"`` -> False)."""
+    args = typing.get_args(annotation)
+    optional = type(None) in args
+    kind = next((a for a in args if a is not type(None)), annotation) if args else annotation
+    if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "")):
+        if optional:
+            return None
+        raise ValueError(f"config: {name} cannot be None (expected {kind.__name__})")
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+                return value.strip().lower() in _TRUE
+            if isinstance(value, int) and value in (0, 1):
+                return bool(value)
+            raise ValueError
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, str):
+                try:
+                    return int(value.strip())
+                except ValueError:
+                    value = float(value)  # "1e3"
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                return str(value)
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f"config: {name} must be {'an' if kind is int else 'a'} {kind.__name__}"
+                         f"{' or None' if optional else ''}, got {value!r}") from None  # fmt: skip
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# The label table
+
+
+def _resolve(root: Path, path: str | None) -> Path | None:
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def _read_ava_labels(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".csv":
+        return read_ava_tanet_csv(path)
+    if path.suffix.lower() == ".json":
+        return read_idealo_json(path)
+    return read_ava_txt(path)
+
+
+def load_table(config: TrainConfig) -> pd.DataFrame:
+    """The label table the config names: its source, splits (with a validation hold-out) and limit."""
+    root = Path(config.data_root).expanduser()
+    if config.data == "csv":
+        table = read_csv_folder(root, seed=config.split_seed)
+    elif config.data == "ava":
+        for name in ("ava_labels", "ava_challenges"):
+            if not _resolve(root, getattr(config, name)).is_file():
+                raise FileNotFoundError(f"{_resolve(root, getattr(config, name))}: no such file (config {name}, data_root {root})")
+        table = ava_table(
+            _read_ava_labels(_resolve(root, config.ava_labels)), _resolve(root, config.ava_challenges),
+            _resolve(root, config.images_dir), test_list=_resolve(root, config.ava_test_list),
+            val_fraction=config.val_fraction, seed=config.split_seed,
+        )  # fmt: skip
+    else:
+        labels = _resolve(root, config.photonet_labels)
+        if not labels.is_file():
+            raise FileNotFoundError(f"{labels}: no such file (config photonet_labels, data_root {root})")
+        # Sec. IV-A 2: a random 14,800 train / 666 val / 1,200 test split of the photos that could be downloaded.
+        table = photonet_table(labels, _resolve(root, config.images_dir), seed=config.split_seed,
+                               split_sizes=PHOTONET_SPLIT_SIZES, require_images=True)  # fmt: skip
+    attrs = dict(table.attrs)
+    attrs.setdefault("root", str(root.resolve()))
+    if config.data == "csv" and not (table["split"] == "val").any() and config.val_fraction > 0:
+        table = _hold_out_validation(table, config.val_fraction, config.split_seed)
+    if config.limit_images is not None:
+        table = _limit_per_split(table, config.limit_images, config.split_seed)
+    table.attrs = attrs
+    return table
+
+
+def _hold_out_validation(table: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Move ``fraction`` of the training rows (seeded, independent of row order) to the ``val`` split."""
+    table = table.copy()
+    train_rows = np.flatnonzero((table["split"] == "train").to_numpy())
+    ids = table["image_id"].to_numpy(dtype=str)[train_rows]
+    order = train_rows[np.argsort(ids, kind="stable")][np.random.default_rng([seed, 1]).permutation(len(train_rows))]
+    table.loc[order[: int(round(fraction * len(train_rows)))], "split"] = "val"
+    return table
+
+
+def _limit_per_split(table: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    keep = []
+    for split in ("train", "val", "test"):
+        rows = np.flatnonzero((table["split"] == split).to_numpy())
+        ids = table["image_id"].to_numpy(dtype=str)[rows]
+        rows = rows[np.argsort(ids, kind="stable")][np.random.default_rng([seed, 2]).permutation(len(rows))]
+        keep.extend(sorted(rows[:limit].tolist()))
+    return table.iloc[sorted(keep)].reset_index(drop=True)
+
+
+def prepare_table(config: TrainConfig, verbose: bool = True) -> pd.DataFrame:
+    """``load_table`` then drop photos that are missing or unreadable (``check_images``), printing the counts."""
+    table = load_table(config)
+    attrs = dict(table.attrs)
+    kept, report = check_images(table)
+    kept.attrs = attrs
+    if verbose:
+        splits = kept["split"].value_counts()
+        dropped = ", ".join(f"{reason} {count:,}" for reason, count in report.items() if reason != "kept" and count)
+        print(
+            f"data: {attrs.get('name', config.data)}{' (synthetic)' if attrs.get('synthetic') else ''}: "
+            f"{report['kept']:,} of {len(table):,} photos usable{f' (dropped: {dropped})' if dropped else ''}; "
+            + " / ".join(f"{split} {int(splits.get(split, 0)):,}" for split in ("train", "val", "test"))
+            + f"; {attrs.get('num_bins')} bins, {len(attrs.get('theme_names', []))} themes",
+            flush=True,
+        )
+    return kept
+
+
+def data_description(table: pd.DataFrame) -> dict[str, Any]:
+    """What a checkpoint records about its data; synthetic data is labelled synthetic."""
+    attrs = table.attrs
+    return {
+        "name": str(attrs.get("name", "")),
+        "description": str(attrs.get("description", "")),
+        "synthetic": bool(attrs.get("synthetic", False)),
+        "root": str(attrs.get("root", "")),
+    }

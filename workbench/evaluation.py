@@ -1,0 +1,193 @@
+"""Predicting a whole split (optionally averaging the test-time views) and scoring checkpoints.
+
+``evaluate_model`` batches photos of similar shape, runs each photo's views (one, or the six TTA
+views) and averages them; under DDP every rank predicts its share and the predictions are gathered.
+``evaluate_checkpoint`` rebuilds a checkpoint's model and data and returns ``metrics.evaluate``;
+``checkpoint_results_table`` lays several out like the paper's Tables I-II.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from workbench.checkpoints import load_checkpoint, model_from_checkpoint
+from workbench.config import TrainConfig, prepare_table
+from workbench.data.augment import transform_canvas
+from workbench.data.batching import pad_batch
+from workbench.data.datasets import AestheticDataset
+from workbench.metrics import evaluate, results_table
+from workbench.model.heads import NO_THEME
+from workbench.runtime import DeviceOptions, device_options, ignore_stop_signals, is_distributed, resolve_device
+
+
+class _TestViews(Dataset):
+    """Each photo's test views (one, or the TTA views) with its target, theme and index."""
+
+    def __init__(self, dataset: AestheticDataset, tta: bool):
+        self.dataset, self.tta = dataset, tta
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        views = self.dataset.test_items(index, tta=self.tta)
+        if views is None:
+            return None
+        return {"views": views, "target": self.dataset.targets[index], "theme": int(self.dataset.themes[index]), "index": index}
+
+
+def _collate_views(items: Sequence[dict | None]) -> dict[str, Any] | None:
+    kept = [item for item in items if item is not None]
+    if not kept:
+        return None
+    views = [view for item in kept for view in item["views"]]
+    return {
+        "batch": pad_batch(views, canvas=None),
+        "counts": torch.tensor([len(item["views"]) for item in kept]),
+        "target": torch.stack([item["target"] for item in kept]),
+        "theme": torch.tensor([item["theme"] for item in kept], dtype=torch.long),
+        "index": torch.tensor([item["index"] for item in kept], dtype=torch.long),
+    }
+
+
+def _views_per_photo(transform: str, tta: bool) -> int:
+    if not tta:
+        return 1
+    return 6 if transform in ("full", "resized_pad") else 20
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: nn.Module,
+    dataset: AestheticDataset,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    tta: bool = False,
+    themes: bool = True,
+    *,
+    num_workers: int = 0,
+    options: DeviceOptions | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predict every photo of ``dataset``: ``(pred [N, K], target [N, K], index [N])``, sorted by index.
+
+    tta: average the six views (full, resized_pad) or 20 random views (resize, crop) per photo.
+    themes: give the model each photo's theme; False predicts without (theme -1).
+    options: autocast dtype, memory format, pinned memory (``device_options``); None = float32.
+    Photos that fail to load are left out (``index`` says which remain). Under DDP each rank
+    predicts its share and all ranks return the gathered predictions.
+    """
+    device = torch.device(device)
+    options = options or DeviceOptions(device, pin_memory=device.type == "cuda")
+    themes = themes and getattr(model, "num_themes", 0) > 0  # a model without themes gets -1 for every photo
+    rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
+    indices = np.arange(len(dataset))[rank::world_size]
+    # Photos of similar shape together, so padding to the batch's largest wastes little.
+    sizes = np.maximum(np.asarray(dataset.sizes, dtype=np.float64)[indices], 1)
+    indices = indices[np.lexsort((sizes[:, 0] * sizes[:, 1], np.round(np.log(sizes[:, 0] / sizes[:, 1]) * 8)))]
+    photos_per_batch = max(1, batch_size // _views_per_photo(dataset.transform, tta))
+    batches = [indices[i : i + photos_per_batch].tolist() for i in range(0, len(indices), photos_per_batch)]
+    loader = DataLoader(
+        _TestViews(dataset, tta), batch_sampler=batches, collate_fn=_collate_views, num_workers=num_workers,
+        pin_memory=options.pin_memory, generator=torch.Generator().manual_seed(0),
+        worker_init_fn=ignore_stop_signals,
+    )  # fmt: skip
+    preds, targets, index = [], [], []
+    was_training = model.training
+    model.eval()
+    try:
+        for data in tqdm(loader, desc="evaluating", leave=False, disable=not progress or rank != 0, dynamic_ncols=True):
+            if data is None:
+                continue
+            batch = data["batch"].to(device, non_blocking=True, memory_format=options.memory_format)
+            photo_themes = data["theme"] if themes else torch.full_like(data["theme"], NO_THEME)
+            view_themes = photo_themes.repeat_interleave(data["counts"]).to(device, non_blocking=True)
+            with options.autocast():
+                pred = model(batch.images, batch.sizes, view_themes)
+            photo_of_view = torch.arange(len(data["counts"])).repeat_interleave(data["counts"]).to(device)
+            summed = torch.zeros(len(data["counts"]), pred.shape[1], device=device).index_add_(0, photo_of_view, pred.float())
+            preds.append((summed / data["counts"].to(device)[:, None]).cpu().numpy())
+            targets.append(data["target"].numpy())
+            index.append(data["index"].numpy())
+    finally:
+        model.train(was_training)
+    num_bins = dataset.num_bins
+    pred = np.concatenate(preds) if preds else np.zeros((0, num_bins), np.float32)
+    target = np.concatenate(targets) if targets else np.zeros((0, num_bins), np.float32)
+    index = np.concatenate(index) if index else np.zeros(0, np.int64)
+    if world_size > 1:
+        gathered: list[Any] = [None] * world_size
+        dist.all_gather_object(gathered, (pred, target, index))
+        pred, target, index = (np.concatenate([part[i] for part in gathered]) for i in range(3))
+    index, first = np.unique(index, return_index=True)  # sorted, without duplicates
+    return pred[first], target[first], index
+
+
+def evaluate_checkpoint(
+    path: str | os.PathLike,
+    data_root: str | None = None,
+    split: str = "test",
+    tta: bool = False,
+    themes: bool | None = True,
+    device: str = "auto",
+    batch_size: int | None = None,
+    num_workers: int = 0,
+    progress: bool = False,
+    return_predictions: bool = False,
+    **overrides,
+) -> dict[str, float] | tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """``metrics.evaluate`` of a checkpoint on a split of its data (or of ``data_root``; ``overrides``
+    replace other fields of the checkpoint's training config, e.g. ``ava_test_list``).
+
+    themes: feed each photo's theme (True), none (False), or as the model was trained (None).
+    return_predictions: also return the predicted and target distributions (float[N, K] each).
+    """
+    payload = load_checkpoint(path)
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    values = {key: value for key, value in dict(payload.get("config") or {}).items() if key in known}
+    values["limit_images"] = None  # the whole split, whatever the training run used
+    if data_root is not None:
+        values["data_root"] = str(data_root)
+    config = TrainConfig.from_dict({**values, **overrides})
+    themes = config.use_theme if themes is None else themes
+    table = prepare_table(config, verbose=progress)
+    canvas = int(payload.get("canvas", transform_canvas(config.transform, config.canvas)))
+    dataset = AestheticDataset(table, split, transform=payload.get("transform", config.transform), canvas=canvas)
+    if len(dataset) == 0:
+        raise ValueError(f"{config.data_root}: the {split!r} split has no usable photos")
+    if dataset.num_bins != payload["num_bins"]:
+        raise ValueError(f"{path}: the model predicts {payload['num_bins']} bins but the data has {dataset.num_bins}")
+    if themes and payload["theme_names"] and list(dataset.theme_names) != list(payload["theme_names"]):
+        # Theme ids index the names: another list would silently feed the wrong themes.
+        raise ValueError(f"{path}: the data's theme names differ from the ones the model was trained with")
+    target_device = resolve_device(device)
+    model = model_from_checkpoint(payload, path).to(target_device)
+    pred, target, _ = evaluate_model(
+        model, dataset, batch_size or config.batch_size, target_device, tta=tta, themes=themes,
+        num_workers=num_workers, options=device_options(config, target_device), progress=progress,
+    )  # fmt: skip
+    metrics = evaluate(pred, target)
+    return (metrics, np.asarray(pred), np.asarray(target)) if return_predictions else metrics
+
+
+def checkpoint_results_table(
+    runs: dict[str, str | os.PathLike | dict[str, float]],
+    tables: Sequence[str] = ("I", "II"),
+    **evaluate_kwargs,
+) -> pd.DataFrame:
+    """One row per model in the layout of the paper's Tables I-II (``metrics.results_table``).
+
+    runs: model name -> checkpoint path (evaluated with ``evaluate_checkpoint(**evaluate_kwargs)``)
+    or an already computed ``metrics.evaluate`` dict.
+    """
+    rows = {name: run if isinstance(run, dict) else evaluate_checkpoint(run, **evaluate_kwargs) for name, run in runs.items()}
+    return pd.concat([results_table(rows, table=table) for table in tables], axis=1)
