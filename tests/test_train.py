@@ -19,7 +19,7 @@ from workbench.losses import emd_loss
 from workbench.config import TrainConfig, prepare_table
 from workbench.curves import plot_history
 from workbench.evaluation import evaluate_checkpoint, evaluate_model
-from workbench.train import EpochBatchSampler, Hook, train
+from workbench.train import EpochBatchSampler, Hook, LivePlotHook, train
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [(48, 64), (64, 48), (80, 80), (40, 96), (96, 56), (56, 72)]  # (h, w): several shapes and orientations
@@ -317,6 +317,31 @@ def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path, accelera
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def test_live_plot_shows_png_curves_and_updates_them_in_place(monkeypatch):
+    """In a notebook the curves are one display, redrawn each epoch, as PNG (no matplotlib backend needed)."""
+    import IPython.display
+    from types import SimpleNamespace
+
+    shown = []
+
+    class Handle:
+        def update(self, image):
+            shown.append(("update", image))
+
+    def display(image, display_id=False):
+        shown.append(("display", image))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    hook, trainer = LivePlotHook(), SimpleNamespace(history=[])
+    for epoch in (1, 2):
+        trainer.history.append({"epoch": epoch, "train_loss": 0.2 / epoch, "val_emd1": 0.1 / epoch, "val_srcc_mean": 0.1 * epoch})
+        hook.after_epoch(trainer)
+    assert [kind for kind, _ in shown] == ["display", "update"]
+    assert all(image.format == "png" and image.data.startswith(b"\x89PNG") for _, image in shown)
+    assert shown[0][1].data != shown[1][1].data
 
 
 def test_epoch_batch_sampler_splits_one_batch_list_across_ranks():
