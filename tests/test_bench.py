@@ -94,7 +94,7 @@ def test_gpu_script_runs_its_steps_on_cpu(tmp_path):
     output = run(["bash", str(BENCH / "gpu.sh")], env=env)
     summary = (tmp_path / "summary.log").read_text()
     assert "all steps passed" in output
-    assert_lines(summary, "CHECK batch invariance fp32 roi_pool: PASS", "CHECK training steps roi_align: PASS", "THROUGHPUT train img/s", "WORKERS needed",
+    assert_lines(summary, "CHECK batch invariance fp32 roi_pool: PASS", "CHECK batch invariance bf16 roi_align: PASS", "CHECK training steps roi_align: PASS", "THROUGHPUT train img/s", "WORKERS needed",
                  "CHECK resume extends the run in float16 with a GradScaler: PASS", "CHECK evaluate with six-view TTA: PASS")
     assert "autocast bfloat16, channels_last, compile True" in summary and "GradScaler True" in summary
     assert json.loads((tmp_path / "throughput.json").read_text())["train_images_per_s"]
