@@ -48,7 +48,9 @@ class AestheticModel(nn.Module):
 
     def compile_fixed_shape_layers(self, **compile_kwargs) -> "AestheticModel":
         """``torch.compile`` the backbone's body in place: the layers after ROI pooling, which see
-        ``roi_size x roi_size`` maps whatever the photos' shapes, so they compile once per batch size.
+        ``roi_size x roi_size`` maps whatever the photos' shapes: compiled at the first batch, once more
+        (with a dynamic batch size) when the batch size first changes, then reused (Inception-v3 on
+        2 CPU cores: 141 s, then 127 s; a new canvas shape at the same batch size: no recompile).
 
         Not the stem: it sees a new canvas shape in every shape-grouped batch and zeroes strips from
         per-photo Python ints. Compiling the whole model recompiled per shape, hit dynamo's recompile
