@@ -41,6 +41,7 @@ class DeviceOptions:
     pin_memory: bool = False  # page-locked DataLoader batches, copied to the GPU asynchronously
 
     def autocast(self):
+        """The context the forward pass runs in: autocast to ``amp_dtype``, or nothing (float32)."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
