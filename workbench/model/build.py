@@ -37,10 +37,14 @@ class AestheticModel(nn.Module):
         return self.backbone(images, sizes.to(images.device))
 
     def predict_from_features(self, features: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
-        """Distributions (softmax, eq. 5) or logits from cached visual features, for any themes."""
+        """Distributions (softmax, eq. 5) or logits from cached visual features, for any themes.
+
+        The softmax runs in float32 under any autocast (CUDA's does so by itself, CPU's would not):
+        distributions feed the EMD loss and the metrics, where bf16's 3 digits are too coarse.
+        """
         theme_features = self.theme_branch(themes, features.shape[0])
         logits = self.head(features, theme_features)
-        return logits if return_logits else torch.softmax(logits, dim=1)
+        return logits if return_logits else torch.softmax(logits.float(), dim=1)
 
     def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
         """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None."""
