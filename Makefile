@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test browser-deps demo-checkpoint ablation bench notebooks clean
+.PHONY: setup demo test browser-deps compiler-deps demo-checkpoint ablation bench notebooks clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,21 @@ browser-deps:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
-test: setup browser-deps
+# A C++ compiler and Python's headers: torch.compile builds its CPU kernels with them (the tests of
+# the trainer's GPU options run compile on the CPU). Installed with apt when missing.
+compiler-deps: setup
+	@if ! command -v g++ > /dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq g++; \
+	fi
+	@if ! $(BIN)/python -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq python3-dev; \
+		$(BIN)/python -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+			|| { echo "Python.h not found for $(BIN)/python: install the development headers of that Python"; exit 1; }; \
+	fi
+
+test: setup browser-deps compiler-deps
 	WORKBENCH_SMOKE=1 $(BIN)/python -m pytest tests --nbmake notebooks -p no:cacheprovider
 
 # Regenerate the synthetic benchmark and retrain the embedded demo checkpoint (CPU, ~20 minutes).
