@@ -17,7 +17,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 import yaml
 
 from workbench.data.augment import AUGMENTS, TRANSFORMS
@@ -34,7 +33,7 @@ RESUMABLE_CHANGES = frozenset({
     "epochs", "out_dir", "device", "num_workers", "save_every_steps", "eval_tta",
     "amp", "amp_dtype", "channels_last", "compile", "accelerate_on_cpu",
 })  # fmt: skip
-AMP_DTYPES = {"auto": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+AMP_DTYPES = ("auto", "bfloat16", "float16")  # names of torch dtypes; "auto": the device decides (runtime)
 
 
 @dataclass
@@ -94,7 +93,7 @@ class TrainConfig:
         _check_choice("transform", self.transform, TRANSFORMS)
         _check_choice("augment", self.augment, AUGMENTS)
         _check_choice("roi", self.roi, ROI_MODES)
-        _check_choice("amp_dtype", self.amp_dtype, tuple(AMP_DTYPES))
+        _check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
         for name in ("roi_size", "epochs", "batch_size", "lr_step_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1, got {getattr(self, name)}")

@@ -87,7 +87,7 @@ def evaluate_model(
     predicts its share and all ranks return the gathered predictions.
     """
     device = torch.device(device)
-    options = options or DeviceOptions(device, pin_memory=device.type == "cuda")
+    options = options or DeviceOptions(device)
     themes = themes and getattr(model, "num_themes", 0) > 0  # a model without themes gets -1 for every photo
     rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
     indices = np.arange(len(dataset))[rank::world_size]

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from workbench.config import AMP_DTYPES, TrainConfig
+from workbench.config import TrainConfig
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -38,7 +38,11 @@ class DeviceOptions:
     amp_dtype: torch.dtype | None = None  # autocast dtype; None = float32
     memory_format: torch.memory_format = torch.contiguous_format  # of the model and the input batches
     compile: bool = False  # torch.compile the backbone's body
-    pin_memory: bool = False  # page-locked DataLoader batches, copied to the GPU asynchronously
+
+    @property
+    def pin_memory(self) -> bool:
+        """Page-locked DataLoader batches, copied to the GPU asynchronously: on CUDA."""
+        return self.device.type == "cuda"
 
     def autocast(self):
         """The context the forward pass runs in: autocast to ``amp_dtype``, or nothing (float32)."""
@@ -53,10 +57,13 @@ def device_options(config: TrainConfig, device: torch.device) -> DeviceOptions:
     accelerate = cuda or config.accelerate_on_cpu
     amp_dtype = None
     if config.amp and accelerate:
-        amp_dtype = AMP_DTYPES[config.amp_dtype] or (torch.bfloat16 if not cuda or _native_bfloat16(device) else torch.float16)
+        if config.amp_dtype != "auto":
+            amp_dtype = getattr(torch, config.amp_dtype)
+        else:
+            amp_dtype = torch.bfloat16 if not cuda or _native_bfloat16(device) else torch.float16
     return DeviceOptions(
         device, amp_dtype, torch.channels_last if config.channels_last and accelerate else torch.contiguous_format,
-        compile=config.compile and accelerate, pin_memory=cuda,
+        compile=config.compile and accelerate,
     )  # fmt: skip
 
 

@@ -101,9 +101,8 @@ def pool_regions(features: Tensor, sizes: Tensor, output_size: int, mode: str = 
         # its CPU roi_pool has no bfloat16 kernel and no CPU autocast wrapper (torchvision 0.29).
         features = features.float()
     boxes = roi_boxes(sizes).to(features.device, features.dtype)
-    with torch.autocast(features.device.type, enabled=False):
-        if mode == "pool":
-            pooled = roi_pool(features, boxes, output_size=output_size, spatial_scale=1.0)
-        else:
-            pooled = roi_align(features, boxes, output_size=output_size, spatial_scale=1.0, sampling_ratio=2, aligned=False)
+    if mode == "pool":
+        pooled = roi_pool(features, boxes, output_size=output_size, spatial_scale=1.0)
+    else:
+        pooled = roi_align(features, boxes, output_size=output_size, spatial_scale=1.0, sampling_ratio=2, aligned=False)
     return pooled.to(dtype)
