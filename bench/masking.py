@@ -42,8 +42,8 @@ LIBRARY, FULL_MASK, UNMASKED = "library (border strips)", "full mask (previous)"
 def pooled_regions_full_mask(self: RoiBackbone, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
     """The previous ``RoiBackbone.pooled_regions``: ``mask_padding`` after each whole stem layer."""
     x = self.input_transform(images)
-    for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
-        sizes = conv_output_sizes(sizes, kernel, stride, padding)
+    for layer, geometry in zip(self.stem, self._geometry):
+        sizes = geometry.output_sizes(sizes)
         x = mask_padding(layer(x), sizes)
     return pool_regions(x, sizes, self.roi_size, self.roi)
 
@@ -51,8 +51,8 @@ def pooled_regions_full_mask(self: RoiBackbone, images: torch.Tensor, sizes: tor
 def pooled_regions_unmasked(self: RoiBackbone, images: torch.Tensor, sizes: torch.Tensor) -> torch.Tensor:
     """``RoiBackbone.pooled_regions`` without any masking: padding leaks (the time baseline)."""
     x = self.input_transform(images)
-    for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
-        sizes = conv_output_sizes(sizes, kernel, stride, padding)
+    for layer, geometry in zip(self.stem, self._geometry):
+        sizes = geometry.output_sizes(sizes)
         x = layer(x)
     return pool_regions(x, sizes, self.roi_size, self.roi)
 
@@ -82,9 +82,9 @@ def stem_outputs(model, batch, runtime: Runtime) -> list[tuple[torch.Tensor, tor
     outputs = []
     with torch.inference_mode(), runtime.autocast():
         x, sizes = visual.input_transform(batch.images), batch.sizes.cpu()
-        for layer, (kernel, stride, padding), reach in zip(visual.stem, visual._geometry, visual._reaches):
+        for layer, geometry, reach in zip(visual.stem, visual._geometry, visual._reaches):
             x = layer(x)
-            sizes = conv_output_sizes(sizes, kernel, stride, padding)
+            sizes = geometry.output_sizes(sizes)
             outputs.append((x.clone(), sizes.clone(), reach))
     return outputs
 

@@ -39,7 +39,7 @@ def code(source: str) -> tuple[str, str]:
 
 
 # Parameters shared by several notebooks
-DEMO_CHECKPOINT = 'CHECKPOINT = "checkpoints/demo.pt"  # the embedded demo checkpoint: compact backbone, SYNTHETIC benchmark'
+DEMO_CHECKPOINT = 'CHECKPOINT = "checkpoints/demo.pt"  # the embedded demo checkpoint: EfficientNet-Lite0 (ImageNet features) trained on the SYNTHETIC benchmark'
 DATA_PARAMETERS = '''
         DATA = "csv"  # label source, as TrainConfig.data: "csv" (folder + labels.csv), "ava" or "photonet"
         DATA_ROOT = "data/synth"  # the synthetic benchmark (written first if missing) or your dataset's folder
@@ -156,7 +156,7 @@ QUICKSTART = [
         TTA = False  # True: average the six test views (original, flip, four corner crops), the paper's protocol
         SHARED_AVA = "../shared/ava"  # the real AVA files (62 photos); skipped when absent
         N_AVA_PHOTOS = 8  # real AVA photos without ground truth shown, spread over aspect ratio
-        SYNTH_N = 3000  # photos of the synthetic benchmark, when it has to be written
+        SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
         DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
         OUTPUT_DIR = "artifacts/notebooks/01_quickstart"  # figures are shown and saved here
     '''),
@@ -170,8 +170,8 @@ QUICKSTART = [
         the paper: Fig. 4 (predicted bins in blue, ground truth in red) and Fig. 5 (photos with their aspect
         ratio kept; predicted mean (ground-truth mean) / EMD (r=1) under each).
 
-        By default the model is the embedded demo checkpoint, a compact backbone trained on the
-        **synthetic benchmark** (procedural photos with simulated votes, `docs/SYNTHETIC.md`). It is not an
+        By default the model is the embedded demo checkpoint: EfficientNet-Lite0 with ImageNet weights,
+        fine-tuned on the **synthetic benchmark** (procedural photos with simulated votes, `docs/SYNTHETIC.md`). It is not an
         AVA model and its numbers are not AVA numbers. Point `CHECKPOINT`, `DATA` and `DATA_ROOT` at an AVA
         or Photo.net model and dataset to run the same cells on real photos (see `notebooks/README.md`).
     '''),
@@ -285,12 +285,12 @@ QUICKSTART = [
 TRAIN = [
     params(DATA_PARAMETERS, '''
         CONFIG_FILE = "configs/demo_synthetic.yaml"  # recipe to start from, if it exists; else the compact CPU recipe
-        CONFIG = {}  # TrainConfig fields overriding the recipe, e.g. {"batch_size": 8, "num_workers": 2}
-        EPOCHS = 3  # the first run trains this many epochs...
-        MORE_EPOCHS = 5  # ...then a resumed run continues to this many
+        CONFIG = {"limit_images": 600, "head_views": 1}  # TrainConfig fields overriding the recipe; {} = the whole demo recipe
+        EPOCHS = 1  # the first run trains this many end-to-end epochs (after the head stage)...
+        MORE_EPOCHS = 2  # ...then a resumed run continues to this many
         INTERRUPT_AFTER_STEPS = 10  # demo: stop the first run after this many steps, as ■ Interrupt would (None: never)
         RUN_DIR = "runs/notebooks/02_train"  # last.pt, best.pt, config.yaml, history.csv
-        SYNTH_N = 3000  # photos of the synthetic benchmark, when it has to be written
+        SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
         DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
         OUTPUT_DIR = "artifacts/notebooks/02_train"  # figures and tables are shown and saved here
     '''),
@@ -308,8 +308,9 @@ TRAIN = [
         does what the button does after `INTERRUPT_AFTER_STEPS` steps, so the notebook shows the whole cycle
         when run top to bottom.
 
-        By default the data is the **synthetic** benchmark and the model the compact backbone (CPU-sized):
-        the numbers at the end are synthetic-benchmark numbers, not AVA numbers.
+        By default the data is the **synthetic** benchmark and the model EfficientNet-Lite0 with its ImageNet
+        weights (the demo recipe, `configs/demo_synthetic.yaml`: the head first on cached features, then end to
+        end), on 600 photos of each split: the numbers at the end are synthetic-benchmark numbers, not AVA numbers.
     '''),
     SETUP,
     DATA,
@@ -422,12 +423,12 @@ TABLES = [
         CHECKPOINT = "checkpoints/demo.pt"  # the model of Tables I-II (Table VI when DATA = "photonet")
     ''', DATA_PARAMETERS, '''
         EXTRA_CHECKPOINTS = {}  # more rows for Tables I-II, name -> checkpoint, e.g. {"Ours (Align)": "runs/ava_align/best.pt"}
-        ABLATION_RESULTS = "runs/ablation/results.csv"  # workbench.ablation's results (Tables III-V)
+        ABLATION_RESULTS = "results/ablation_synthetic.csv"  # workbench.ablation's results (Tables III-V); the committed, measured run
         PROBE_TRAIN = 1200  # training photos for the view probe (workbench.view_probe); 0: leave it out
         PHOTONET_CHECKPOINTS = {}  # Table VI rows, name -> checkpoint trained on Photo.net, e.g. {"Ours": "runs/photonet/best.pt"}
         PHOTONET_ROOT = None  # the folder their config paths start from (None: as recorded in each checkpoint)
         TTA = True  # the paper's test protocol: average over the six test views
-        SYNTH_N = 3000  # photos of the synthetic benchmark, when it has to be written
+        SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
         DEVICE = "auto"
         OUTPUT_DIR = "artifacts/notebooks/03_tables"  # tables are shown and saved here (CSV)
     '''),
@@ -527,13 +528,15 @@ TABLES = [
         else:
             display(Markdown(
                 f"No ablation results at `{ABLATION_RESULTS}`: the measured blocks of Tables III-V are left out. Produce them with "
-                "`workbench.ablation.run_ablation(TrainConfig.from_yaml('configs/demo_synthetic.yaml'), 'runs/ablation', seeds=(0, 1, 2))` "
+                "`python -m workbench ablation --config configs/ablation_synthetic.yaml --out runs/ablation --seeds 0 1 2` "
                 "(any recipe; every variant gets the same budget). Rows are appended one (variant, seed) at a time, so an "
                 "interrupted run resumes and this notebook can read partial results."
             ))
         if results is not None:
             trained_on = "data unknown"
-            if "checkpoint" in results.columns and Path(str(results["checkpoint"].iloc[0])).is_file():
+            if "data" in results.columns:
+                trained_on = str(results["data"].iloc[0])
+            elif "checkpoint" in results.columns and Path(str(results["checkpoint"].iloc[0])).is_file():
                 data = load_checkpoint(results["checkpoint"].iloc[0]).get("data") or {}
                 trained_on = f"{data.get('name', '?')}{' (SYNTHETIC, not AVA)' if data.get('synthetic') else ''}"
             aggregated = aggregate_seeds(results.rename(columns={"variant": "model"}), list(TABLE_LAYOUTS["III"]))
@@ -618,7 +621,7 @@ ASPECT = [
         PHOTONET_IMAGES = None  # a folder of Photo.net photos; None: left out (only the labels are in SHARED_AVA)
         SHARED_AVA = "../shared/ava"  # the real AVA files; skipped when absent
         DATA_ROOT = "data/synth"  # the synthetic benchmark (its labels.csv gives width and height)
-        SYNTH_N = 3000  # when the benchmark is not on disk: sizes of this many of its photos, drawn without rendering
+        SYNTH_N = 6000  # when the benchmark is not on disk: sizes of this many of its photos, drawn without rendering
         MAX_IMAGES = None  # read at most this many image headers per folder (None: all)
         BINS = 40
         OUTPUT_DIR = "artifacts/notebooks/04_aspect_ratio"  # figures and tables are shown and saved here
@@ -701,7 +704,7 @@ FAILURES = [
         K = 8  # failure cases shown (Fig. 7)
         N_THEME_EXAMPLES = 8  # photos shown with and without theme (Fig. 8)
         TTA = False  # True: average the six test views, the paper's protocol
-        SYNTH_N = 3000  # photos of the synthetic benchmark, when it has to be written
+        SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
         DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
         OUTPUT_DIR = "artifacts/notebooks/05_failure_cases"  # figures and tables are shown and saved here
     '''),
@@ -814,7 +817,7 @@ THEMES = [
         AVA_TEST_LIST = None  # .jpgl of test ids; None: aesthetics_image_lists/generic_test.jpgl beside challenges.txt
         SHARED_AVA = "../shared/ava"  # TANet val + test: ~25.5k AVA photos with votes and challenge ids
         DATA_ROOT = "data/synth"  # fallback when no AVA labels are available: the synthetic benchmark's labels
-        SYNTH_N = 3000  # photos of the synthetic benchmark, when it has to be written
+        SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
         MIN_PHOTOS = 20  # themes with fewer photos are left out of the theme statistics
         TOP = 6  # themes in the distribution plot (the largest)
         OUTPUT_DIR = "artifacts/notebooks/06_theme_bias"  # figures and tables are shown and saved here

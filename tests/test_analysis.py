@@ -245,6 +245,9 @@ def test_aggregate_seeds_mean_sd_and_format():
     assert aggregated.loc["Pad+ROI", ("srcc_mean", "sd")] == pytest.approx(np.std([0.70, 0.72, 0.74], ddof=1))
     assert aggregated.loc["Pad+ROI", ("seeds", "n")] == 3
     assert math.isnan(aggregated.loc["Resize", ("emd1", "sd")])
+    # The 95% interval of the mean over 3 seeds: t(0.975, 2) = 4.303 standard errors.
+    assert aggregated.loc["Pad+ROI", ("srcc_mean", "ci95")] == pytest.approx(4.3027 * 0.02 / math.sqrt(3), rel=1e-4)
+    assert math.isnan(aggregated.loc["Resize", ("srcc_mean", "ci95")])
     text = format_mean_sd(aggregated)
     assert text.loc["Pad+ROI", "srcc_mean"] == "0.7200 ± 0.0200"
     assert text.loc["Pad+ROI", "emd1"] == "0.044 ± 0.001"

@@ -117,3 +117,14 @@ def test_a_failed_save_leaves_the_old_file_intact_and_no_temp_file(tmp_path, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1
+
+
+def test_half_precision_weights_load_back_within_the_tolerance_or_are_refused(tmp_path):
+    payload = make_payload()
+    half = checkpoints.half_precision_weights(payload, tolerance=1e-3)
+    assert all(value.dtype == torch.float16 for value in half.values() if value.is_floating_point())
+    path = save_checkpoint(tmp_path / "half.pt", {**payload, "model": half})
+    model = model_from_checkpoint(load_checkpoint(path))
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # cast back on load
+    with pytest.raises(ValueError, match="float16 weights move the predictions"):
+        checkpoints.half_precision_weights(payload, tolerance=0.0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from workbench.model.backbones import backbone_defaults
 from workbench.config import TrainConfig, load_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,20 +68,31 @@ def test_config_from_dict_rejects_unknown_keys_and_coerces_values(tmp_path):
 
 def test_defaults_are_the_papers_recipe():
     config = TrainConfig()
-    assert (config.backbone, config.pretrained, config.roi, config.roi_size, config.canvas) == ("inception_v3", True, "pool", 146, 800)
+    assert (config.backbone, config.pretrained, config.roi, config.canvas) == ("inception_v3", True, "pool", 800)
+    assert config.roi_size is None and backbone_defaults(config.backbone)["roi_size"] == 146  # the backbone's own
+    assert config.head_epochs == 0  # no head stage in the paper
     assert (config.epochs, config.batch_size, config.lr_backbone, config.lr_head) == (30, 16, 1e-3, 1e-2)
     assert (config.momentum, config.weight_decay, config.lr_step_epochs, config.lr_gamma, config.emd_r) == (0.9, 1e-4, 10, 0.5, 2)
     assert config.freeze_bn and config.use_theme and config.augment == "flip_crop" and config.transform == "full"
 
 
-@pytest.mark.parametrize("name", ["paper_ava", "paper_photonet", "demo_synthetic"])
+@pytest.mark.parametrize("name", ["paper_ava", "paper_photonet", "demo_synthetic", "ablation_synthetic"])
 def test_shipped_configs_load(name):
     config = TrainConfig.from_yaml(REPO / "configs" / f"{name}.yaml")
     assert config.canvas == 800
     if name == "paper_photonet":
         assert config.data == "photonet" and not config.use_theme
-    if name == "demo_synthetic":
-        assert config.backbone == "compact" and not config.pretrained and not config.freeze_bn
+    if name in ("demo_synthetic", "ablation_synthetic"):  # the pretrained CPU backbone, head stage first
+        assert config.backbone == "efficientnet_lite0" and config.pretrained and config.freeze_bn
+        assert config.head_epochs > 0
+
+
+def test_a_run_needs_some_training_epochs():
+    TrainConfig(epochs=0, head_epochs=5)  # the head stage alone
+    with pytest.raises(ValueError, match="epochs and head_epochs"):
+        TrainConfig(epochs=0, head_epochs=0)
+    with pytest.raises(ValueError, match="roi_size"):
+        TrainConfig(roi_size=0)
 
 
 def test_freezing_batchnorm_without_pretrained_weights_warns():

@@ -1,5 +1,6 @@
 """The model: ROI geometry, padding invariance, theme branch, frozen BatchNorm, overfitting."""
 import copy
+import math
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from torch import nn
 import workbench.model.backbones as backbones
 from workbench.data.batching import pad_batch
 from workbench.losses import emd_loss
+from workbench.model.roi import fill_padding
 from workbench.model import (
     NO_THEME, RoiBackbone, build_model, conv_output_sizes, list_backbones, mask_padding, pool_regions, roi_boxes,
     valid_mask,
@@ -31,6 +33,19 @@ def calibrated(model: nn.Module, canvas: int = 160) -> nn.Module:
 
 
 SIZES = [(301, 457), (517, 233), (64, 99), (800, 800), (17, 16)]
+# Every registered backbone, pretrained where its weights ship offline (Inception-v3's download is never
+# made in tests): the backbone contract below holds for each.
+BACKBONE_CASES = [("compact", False), ("inception_v3", False), ("efficientnet_lite0", False), ("efficientnet_lite0", True)]
+
+
+def contract_model(backbone: str, pretrained: bool, **kwargs) -> nn.Module:
+    """A model in eval mode with realistic BatchNorm statistics (ImageNet's, or calibrated)."""
+    model = build_model(backbone, pretrained=pretrained, freeze_bn=pretrained, **kwargs)
+    return model.eval() if pretrained else calibrated(model)
+
+
+def test_every_registered_backbone_is_covered_by_the_contract_tests():
+    assert {name for name, _ in BACKBONE_CASES} == set(list_backbones())
 
 
 def alone_and_batched(model, themes):
@@ -45,11 +60,11 @@ def alone_and_batched(model, themes):
     return batched, alone
 
 
-@pytest.mark.parametrize("backbone", ["compact", "inception_v3"])
+@pytest.mark.parametrize(("backbone", "pretrained"), BACKBONE_CASES)
 @pytest.mark.parametrize("roi", ["pool", "align"])
-def test_prediction_does_not_depend_on_batch_mates_or_padding(backbone, roi):
+def test_prediction_does_not_depend_on_batch_mates_or_padding(backbone, pretrained, roi):
     torch.manual_seed(0)
-    model = calibrated(build_model(backbone, num_bins=10, num_themes=3, roi=roi))
+    model = contract_model(backbone, pretrained, num_bins=10, num_themes=3, roi=roi)
     themes = torch.tensor([0, NO_THEME, 2, 1, 0])
     batched, alone = alone_and_batched(model, themes)
     assert (batched - alone).abs().max().item() <= 1e-4
@@ -72,10 +87,12 @@ def test_without_stem_masking_padding_leaks_into_the_prediction(monkeypatch):
 
 def full_mask_pooled_regions(self, images, sizes):
     """The reference ``RoiBackbone.pooled_regions``: ``mask_padding`` after each whole stem layer."""
-    x = self.input_transform(images)
-    for layer, (kernel, stride, padding) in zip(self.stem, self._geometry):
-        sizes = conv_output_sizes(sizes, kernel, stride, padding)
+    x = mask_padding(self.input_transform(images), sizes)  # zero padding in the network's input space
+    for layer, geometry in zip(self.stem, self._geometry):
+        sizes = geometry.output_sizes(sizes)
         x = mask_padding(layer(x), sizes)
+    if backbones.split_activation(self.stem[-1])[1] is None and self.roi == "pool":
+        x = fill_padding(x, sizes, -math.inf)  # a signed stem output: padding must never win a max
     return pool_regions(x, sizes, self.roi_size, self.roi)
 
 
@@ -101,10 +118,15 @@ def relative_difference(values: torch.Tensor, reference: torch.Tensor) -> float:
     return (values - reference).abs().max().item() / reference.abs().max().item()
 
 
-@pytest.mark.parametrize("backbone", ["compact", "inception_v3"])
-def test_border_strips_give_the_full_mask_features_and_gradients(backbone, monkeypatch):
+@pytest.mark.parametrize(("backbone", "pretrained", "kwargs"), [
+    ("compact", False, {}), ("inception_v3", False, {}), ("efficientnet_lite0", True, {}),
+    ("efficientnet_lite0", False, {}), ("efficientnet_lite0", True, {"roi_position": "after_stem"}),
+])  # fmt: skip
+def test_border_strips_give_the_full_mask_features_and_gradients(backbone, pretrained, kwargs, monkeypatch):
+    """Exact for ReLU, ReLU6 and a linear projection ending the stem (EfficientNet-Lite0's block 0)."""
     torch.manual_seed(0)
-    model = calibrated(build_model(backbone, num_bins=10, roi_size=35), canvas=96)
+    model = build_model(backbone, num_bins=10, roi_size=35, pretrained=pretrained, freeze_bn=pretrained, **kwargs)
+    model = model.eval() if pretrained else calibrated(model, canvas=96)
     batch, targets = small_batch()
     strips = features_and_gradients(model, batch, targets)
     monkeypatch.setattr(RoiBackbone, "pooled_regions", full_mask_pooled_regions)
@@ -117,11 +139,12 @@ def test_border_strips_give_the_full_mask_features_and_gradients(backbone, monke
     assert first_layer[2, :, 30:, 30:].abs().max().item() > 1e-3
 
 
-@pytest.mark.parametrize("backbone", ["compact", "inception_v3"])
+@pytest.mark.parametrize(("backbone", "pretrained"), BACKBONE_CASES)
 @pytest.mark.parametrize("roi", ["pool", "align"])
-def test_what_the_padding_holds_does_not_matter(backbone, roi):
+def test_what_the_padding_holds_does_not_matter(backbone, pretrained, roi):
     torch.manual_seed(0)
-    model = calibrated(build_model(backbone, num_bins=10, roi=roi, roi_size=35), canvas=96)
+    model = build_model(backbone, num_bins=10, roi=roi, roi_size=35, pretrained=pretrained, freeze_bn=pretrained)
+    model = model.eval() if pretrained else calibrated(model, canvas=96)
     batch, _ = small_batch()
     noisy = batch.images.clone()
     padding = valid_mask(batch.sizes, 96, 96, noisy.dtype).expand_as(noisy) == 0
@@ -145,7 +168,7 @@ def test_the_model_deep_copies_and_keeps_its_state_dict_keys():
 
 def test_unsupported_stem_layers_are_rejected_when_built():
     body = nn.Identity()
-    with pytest.raises(ValueError, match="needs nn.ReLU"):
+    with pytest.raises(ValueError, match="stem masking needs ReLU or ReLU6"):
         RoiBackbone(nn.Sequential(nn.Sequential(nn.Conv2d(3, 8, 3), nn.GELU())), body, feature_dim=8)
     with pytest.raises(ValueError, match="unsupported stem layer"):
         RoiBackbone(nn.Sequential(nn.Conv2d(3, 8, 3)), body, feature_dim=8)

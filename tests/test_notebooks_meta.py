@@ -62,7 +62,7 @@ def test_outputs_are_stripped_and_kernel_is_python3(name):
 def test_outputs_go_to_git_ignored_folders(name):
     values = parameters(name)
     assert values["OUTPUT_DIR"] == f"artifacts/notebooks/{name}"
-    for key in ("RUN_DIR", "ABLATION_RESULTS"):
+    for key in ("RUN_DIR",):
         if key in values:
             assert str(values[key]).startswith(IGNORED_ROOTS), f"{key} = {values[key]!r}"
 

@@ -1,4 +1,5 @@
 """Training: a notebook-style run, exact kill-and-resume, interrupts, DDP with gloo, config handling."""
+import dataclasses
 import json
 import os
 import signal
@@ -356,3 +357,38 @@ def test_epoch_batch_sampler_splits_one_batch_list_across_ranks():
     assert len(ranks[0]) == len(list(ranks[0])) == 2
     one.set_epoch(3)
     assert list(one) != batches
+
+
+def test_the_head_stage_trains_only_the_head_on_cached_views_then_fine_tunes_and_resumes(tiny_root, tmp_path):
+    """head_epochs: the theme branch + head learn on cached features first (history row epoch 0,
+    validated and saved), the backbone untouched; then end-to-end epochs; a resume skips the stage."""
+    from workbench.head_stage import extract_features
+
+    config = tiny_config(tiny_root, tmp_path / "run", head_epochs=40, head_views=2, epochs=0, lr_head=0.05)
+    result = train(config, progress=False)
+    history = result.history
+    assert history["stage"].tolist() == ["head"] and history["epoch"].tolist() == [0]
+    assert history["images"].tolist() == [48]  # 24 photos x 2 cached views
+    head_only = load_checkpoint(result.checkpoint)
+    torch.manual_seed(config.seed)
+    untrained = model_from_checkpoint(head_only)  # same architecture ...
+    fresh = train(dataclasses.replace(config, head_epochs=1, out_dir=str(tmp_path / "fresh")), progress=False)
+    fresh_payload = load_checkpoint(fresh.checkpoint)
+    backbone_keys = [key for key in head_only["model"] if key.startswith("backbone.")]
+    # ... the seed's backbone, unchanged by the head stage; the head moved and learned.
+    assert all(torch.equal(head_only["model"][key], fresh_payload["model"][key]) for key in backbone_keys)
+    assert not torch.equal(head_only["model"]["head.layers.1.weight"], fresh_payload["model"]["head.layers.1.weight"])
+    assert history["val_emd1"].iloc[0] < fresh.history["val_emd1"].iloc[0]  # 40 head epochs beat 1
+
+    # The cached views are the dataset's first epochs' augmentations.
+    table = prepare_table(config, verbose=False)
+    train_set = AestheticDataset(table, "train", canvas=128, train=True, augment="flip_crop", seed=config.seed)
+    features, loaded = extract_features(untrained, train_set, views=2, batch_size=4, device=torch.device("cpu"), progress=False)
+    assert features.shape == (24, 2, untrained.backbone.feature_dim) and loaded.all()
+    assert not torch.allclose(features[:, 0], features[:, 1])  # two different augmentations
+
+    # Then fine-tune end to end from it: the stage is not run again on resume.
+    more = train(dataclasses.replace(config, epochs=1), resume=True, progress=False)
+    assert more.history["stage"].tolist() == ["head", "end_to_end"] and more.history["epoch"].tolist() == [0, 1]
+    tuned = load_checkpoint(more.checkpoint)
+    assert not all(torch.equal(head_only["model"][key], tuned["model"][key]) for key in backbone_keys)

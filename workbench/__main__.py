@@ -203,6 +203,8 @@ def _add_export(subparsers) -> None:
     parser = subparsers.add_parser("export", help="a checkpoint without its optimizer state, for prediction")
     parser.add_argument("--checkpoint", required=True, help="checkpoint to export (e.g. runs/demo/best.pt)")
     parser.add_argument("--out", required=True, help="file to write (e.g. checkpoints/demo.pt)")
+    parser.add_argument("--half", action="store_true",
+                        help="store the weights in float16 (half the file); refused if predictions move by more than 1e-3")
     parser.set_defaults(func=_export)
 
 
@@ -212,6 +214,14 @@ def _export(args: argparse.Namespace) -> int:
     payload = load_checkpoint(args.checkpoint)
     model_from_checkpoint(payload, args.checkpoint)  # refuse to export what would not load
     kept = {key: value for key, value in payload.items() if key not in ("optimizer", "scheduler", "scaler", "rng", "progress", "format", "format_version", "code_version")}
+    if args.half:
+        from workbench.checkpoints import half_precision_weights
+
+        try:
+            kept["model"] = half_precision_weights(payload, tolerance=1e-3)
+        except ValueError as error:
+            print(f"python -m workbench export: error: {error}", file=sys.stderr)
+            return 1
     path = save_checkpoint(args.out, kept)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     return 0

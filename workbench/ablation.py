@@ -17,17 +17,21 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
+from workbench.checkpoints import load_checkpoint
 from workbench.config import TrainConfig
 from workbench.evaluation import evaluate_checkpoint
 from workbench.metrics import distribution_mean
+from workbench.model.backbones import backbone_defaults
 from workbench.train import train
 
-# The three 299x299 baselines use standard Inception-v3 geometry: the stem maps 299 -> 147 and
-# the replaced max-pool gives 73x73, so ROI size 73 (the paper trains them as plain Inception-v3).
+# The three 299x299 baselines use the backbone's standard geometry (``baseline_roi_size``): for
+# Inception-v3 the stem maps 299 -> 147 and the replaced max-pool gives 73x73, so ROI size 73 (the
+# paper trains them as plain Inception-v3); EfficientNet-Lite0's body always sees 112x112.
+BASELINE_ROI = "baseline"  # stands for the backbone's baseline_roi_size
 VARIANTS: dict[str, dict[str, Any]] = {
-    "Resize": dict(transform="resize", use_theme=False, roi_size=73),  # Table III
-    "Resized Pad": dict(transform="resized_pad", use_theme=False, roi_size=73),  # Table III
-    "Random Crop": dict(transform="crop", use_theme=False, roi_size=73),  # Table III
+    "Resize": dict(transform="resize", use_theme=False, roi_size=BASELINE_ROI),  # Table III
+    "Resized Pad": dict(transform="resized_pad", use_theme=False, roi_size=BASELINE_ROI),  # Table III
+    "Random Crop": dict(transform="crop", use_theme=False, roi_size=BASELINE_ROI),  # Table III
     "Pad+ROI": dict(transform="full", use_theme=False),  # Table III
     "Pad+ROI+Theme": dict(transform="full", use_theme=True),  # Tables III-V, = canvas 800 / ROI 146
     "Canvas 400, ROI 73": dict(transform="full", use_theme=True, canvas=400, roi_size=73),  # Table IV
@@ -42,7 +46,10 @@ def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) ->
     if variant not in VARIANTS:
         raise ValueError(f"unknown ablation variant {variant!r}; known: {', '.join(VARIANTS)}")
     slug = variant.lower().replace("+", "_").replace(",", "").replace(" ", "_")
-    return dataclasses.replace(base, **VARIANTS[variant], seed=seed, out_dir=str(out_dir / slug / f"seed{seed}"))
+    changes = dict(VARIANTS[variant])
+    if changes.get("roi_size") == BASELINE_ROI:
+        changes["roi_size"] = backbone_defaults(base.backbone)["baseline_roi_size"]
+    return dataclasses.replace(base, **changes, seed=seed, out_dir=str(out_dir / slug / f"seed{seed}"))
 
 
 def run_ablation(
@@ -75,8 +82,11 @@ def run_ablation(
             metrics, pred, target = evaluate_checkpoint(
                 result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device, return_predictions=True
             )
+            data = load_checkpoint(result.checkpoint).get("data") or {}
             row = {"variant": variant, "seed": seed, **metrics, **prediction_spread(pred, target),
-                   "epochs": config.epochs, "checkpoint": str(result.checkpoint)}  # fmt: skip
+                   "epochs": config.epochs, "head_epochs": config.head_epochs, "backbone": config.backbone,
+                   "data": f"{data.get('name', '?')}{' (SYNTHETIC, not AVA)' if data.get('synthetic') else ''}",
+                   "checkpoint": str(result.checkpoint)}  # fmt: skip
             done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
             done.to_csv(results_path, index=False)
     return done

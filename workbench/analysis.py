@@ -543,12 +543,13 @@ def aspect_ratio_summary(ratios: Mapping[str, Any] | Any, square_tolerance: floa
 
 
 def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-    """Mean, sample sd (ddof 1; NaN for one seed) and seed count of each metric per model.
+    """Mean, sample sd (ddof 1; NaN for one seed), the half-width of the mean's 95% t-interval
+    (``ci95``: t(0.975, n-1) x sd / sqrt(n), scipy.stats; NaN for one seed) and the seed count.
 
     rows: one row per (model, seed) with columns ``model``, ``seed`` and metric columns. metrics:
     which columns (default: the ``METRIC_NAMES`` present, else every numeric column but ``seed``).
     Returns a DataFrame indexed by model (first-appearance order) with columns ``(metric, "mean")``,
-    ``(metric, "sd")`` and ``("seeds", "n")``. A (model, seed) pair given twice is an error.
+    ``(metric, "sd")``, ``(metric, "ci95")`` and ``("seeds", "n")``. A (model, seed) pair given twice is an error.
     """
     for column in ("model", "seed"):
         if column not in rows.columns:
@@ -565,12 +566,15 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] | None = None) ->
     if missing:
         raise ValueError(f"rows lack the metric columns {missing}")
     grouped = rows.groupby("model", sort=False)
+    counts = grouped.size()
+    t_quantile = pd.Series(stats.t.ppf(0.975, np.maximum(counts - 1, 1)), index=counts.index).where(counts > 1)
     columns = {}
     for metric in metrics:
         values = grouped[metric]
         columns[(metric, "mean")] = values.mean()
         columns[(metric, "sd")] = values.std(ddof=1)
-    columns[("seeds", "n")] = grouped.size()
+        columns[(metric, "ci95")] = t_quantile * columns[(metric, "sd")] / np.sqrt(counts)
+    columns[("seeds", "n")] = counts
     result = pd.DataFrame(columns)
     result.columns = pd.MultiIndex.from_tuples(result.columns)
     return result

@@ -112,3 +112,23 @@ def model_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike = "<c
             f"records {payload['num_bins']} bins / {len(payload['theme_names'])} theme names"
         )
     return model
+
+
+def half_precision_weights(payload: dict[str, Any], tolerance: float = 1e-3, photos: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    """The checkpoint's weights in float16 (loading casts them back to float32), after checking that
+    the predictions of ``photos`` random photos (with and without a theme) move by at most
+    ``tolerance`` in any bin; ValueError otherwise."""
+    half = {key: value.half() if value.is_floating_point() else value for key, value in payload["model"].items()}
+    full_model = model_from_checkpoint(payload).eval()
+    half_model = model_from_checkpoint({**payload, "model": half}).eval()
+    generator = torch.Generator().manual_seed(seed)
+    sizes = [(96 + 37 * i, 160 - 21 * i) for i in range(photos)]
+    images = torch.zeros(photos, 3, max(h for h, _ in sizes), max(w for _, w in sizes))
+    for i, (h, w) in enumerate(sizes):
+        images[i, :, :h, :w] = torch.randn(3, h, w, generator=generator)
+    themes = torch.tensor([i % max(1, full_model.num_themes) if full_model.num_themes and i % 2 else -1 for i in range(photos)])
+    with torch.no_grad():
+        moved = (full_model(images, torch.tensor(sizes), themes) - half_model(images, torch.tensor(sizes), themes)).abs().max().item()
+    if moved > tolerance:
+        raise ValueError(f"float16 weights move the predictions by {moved:.2g} > {tolerance:g}; export in float32")
+    return half

@@ -52,10 +52,10 @@ class TrainConfig:
     split_seed: int = 0  # seed of the random splits (kept fixed when `seed` changes, so runs share one test set)
     limit_images: int | None = None  # smoke runs: keep at most this many photos of each split (seeded); None = all
     # Model (Sec. III-D)
-    backbone: str = "inception_v3"  # "inception_v3" (the paper) or "compact" (CPU demo and tests)
-    pretrained: bool = True  # start from ImageNet weights (the paper); downloads once into the torch hub cache
+    backbone: str = "inception_v3"  # "inception_v3" (the paper), "efficientnet_lite0" (pretrained, CPU-sized: the demo) or "compact" (tests)
+    pretrained: bool = True  # start from ImageNet weights (the paper): Inception-v3 downloads once into the torch hub cache; EfficientNet-Lite0 reads its installed package
     roi: str = "pool"  # "pool" (ROI pooling, the paper) or "align" (Tables I-II "Align")
-    roi_size: int = 146  # side of the ROI pooling output replacing Inception's first max-pool (2 x 73)
+    roi_size: int | None = None  # side of the ROI pooling output; None = the backbone's (Inception-v3 146 = 2 x 73, EfficientNet-Lite0 112)
     freeze_bn: bool = True  # fix BatchNorm layers at their pre-trained statistics (batch 16 is too small)
     use_theme: bool = True  # feed the photo's theme (AVA challenge) through the theme branch (Sec. III-B)
     theme_dropout: float = 0.1  # probability a training photo's theme is replaced by -1, so one model predicts with and without it
@@ -65,7 +65,10 @@ class TrainConfig:
     augment: str = "flip_crop"  # "flip_crop" (one of the six views at random, the paper), "flip" or "none"
     shape_grouped: bool = True  # batch photos of similar shape and pad to the batch's largest, not the full canvas
     # Optimisation (Sec. III-C, IV-B)
-    epochs: int = 30  # training epochs
+    head_epochs: int = 0  # first train only the theme branch + head, this many epochs on cached backbone features (workbench.head_stage); 0 = off (the paper)
+    head_views: int = 2  # augmented views per training photo whose features the head stage caches
+    head_lr: float | None = None  # learning rate of the head stage; None = lr_head
+    epochs: int = 30  # end-to-end training epochs (after the head stage, if any)
     batch_size: int = 16  # photos per step (per process under DDP)
     lr_backbone: float = 1e-3  # SGD learning rate of the convolutional layers
     lr_head: float = 1e-2  # learning rate of the fully connected layers (theme branch + head): 10x
@@ -94,9 +97,13 @@ class TrainConfig:
         _check_choice("augment", self.augment, AUGMENTS)
         _check_choice("roi", self.roi, ROI_MODES)
         _check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
-        for name in ("roi_size", "epochs", "batch_size", "lr_step_epochs"):
+        for name in ("batch_size", "lr_step_epochs", "head_views"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1, got {getattr(self, name)}")
+        if self.roi_size is not None and self.roi_size < 1:
+            raise ValueError(f"config: roi_size must be >= 1 or None (the backbone's default), got {self.roi_size}")
+        if self.head_epochs < 0 or self.epochs < 0 or self.epochs + self.head_epochs < 1:
+            raise ValueError(f"config: epochs and head_epochs must be >= 0, and one of them >= 1; got {self.epochs}, {self.head_epochs}")
         for name in ("limit_images", "max_steps_per_epoch", "save_every_steps"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1 or None, got {getattr(self, name)}")

@@ -55,6 +55,7 @@ from workbench.data.augment import transform_canvas
 from workbench.data.batching import MIN_SIDE, ShapeGroupedBatchSampler, pad_batch
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.evaluation import evaluate_model
+from workbench.head_stage import dataset_themes, extract_features, fit_head
 from workbench.losses import emd_loss
 from workbench.metrics import evaluate
 from workbench.model.build import AestheticModel, build_model
@@ -64,6 +65,7 @@ from workbench.runtime import (
 )  # fmt: skip
 
 STOP_CHECK_STEPS = 10  # under DDP, ranks agree on a pending SIGINT/SIGTERM every this many steps
+HEAD_STAGE, END_TO_END = "head", "end_to_end"  # a history row's stage (head_stage.py; the loop below)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -151,10 +153,11 @@ class EvalHook(Hook):
 
 
 class LRSchedulerHook(Hook):
-    """Step the epoch-wise LR schedule (StepLR: x lr_gamma every lr_step_epochs)."""
+    """Step the epoch-wise LR schedule (StepLR: x lr_gamma every lr_step_epochs); the head stage is no epoch of it."""
 
     def after_epoch(self, trainer: "Trainer") -> None:
-        trainer.scheduler.step()
+        if trainer.history[-1]["stage"] != HEAD_STAGE:
+            trainer.scheduler.step()
 
 
 class CheckpointHook(Hook):
@@ -211,7 +214,8 @@ class ProgressHook(Hook):
             self.bar.close()
             self.bar = None
         row = trainer.history[-1]
-        parts = [f"epoch {row['epoch']}/{trainer.config.epochs}", f"train_loss {row['train_loss']:.4f}"]
+        title = "head stage" if row["stage"] == HEAD_STAGE else f"epoch {row['epoch']}/{trainer.config.epochs}"
+        parts = [title, f"train_loss {row['train_loss']:.4f}"]
         parts += [f"{key} {row[key]:.4f}" for key in ("val_emd2", "val_emd1", "val_srcc_mean", "val_srcc_std") if key in row]
         parts += [f"lr {row['lr']:.2g}", f"{row['seconds']:.0f} s"]
         if row.get("skipped"):
@@ -446,6 +450,7 @@ class Trainer:
         totals = self._all_ranks([float(self._loss_sum), self._loss_steps, self.totals["images"], self.totals["skipped"]])
         self.history.append({
             "epoch": self.epoch + 1,
+            "stage": END_TO_END,
             "train_loss": totals[0] / max(1, totals[1]),
             "lr": lr,
             "seconds": time.perf_counter() - started,
@@ -466,10 +471,39 @@ class Trainer:
         dist.all_reduce(tensor)
         return tensor.tolist()
 
+    @property
+    def head_stage_done(self) -> bool:
+        return any(row.get("stage") == HEAD_STAGE for row in self.history)
+
+    def run_head_stage(self) -> None:
+        """Train the theme branch + head on cached features (``workbench.head_stage``): history row
+        ``epoch 0``, validated and saved like an epoch. Deterministic, so a run killed inside it redoes it."""
+        config, started = self.config, time.perf_counter()
+        head_lr = config.lr_head if config.head_lr is None else config.head_lr
+        features, loaded = extract_features(
+            self.model, self.train_set, config.head_views, config.batch_size, self.device, self.options,
+            self.num_workers, progress=self.progress and self.is_main,
+        )  # fmt: skip
+        losses = fit_head(
+            self.model, features, loaded, self.train_set.targets, dataset_themes(self.train_set, config.use_theme),
+            epochs=config.head_epochs, batch_size=config.batch_size, lr=head_lr, momentum=config.momentum,
+            weight_decay=config.weight_decay, theme_dropout=config.theme_dropout, emd_r=config.emd_r,
+            seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main,
+        )  # fmt: skip
+        self.history.append({
+            "epoch": 0, "stage": HEAD_STAGE, "train_loss": losses[-1], "lr": head_lr,
+            "seconds": time.perf_counter() - started, "images": int(loaded.sum()),
+            "skipped": int((~loaded).sum()),
+        })  # fmt: skip
+        for hook in self.hooks:
+            hook.after_epoch(self)
+
     def train(self) -> None:
         for hook in self.hooks:
             hook.before_train(self)
         try:
+            if self.config.head_epochs and not self.head_stage_done:
+                self.run_head_stage()
             while self.epoch < self.config.epochs:
                 self.run_epoch()
         finally:

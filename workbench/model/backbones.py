@@ -5,8 +5,9 @@ A small registry (timm style): each backbone is one decorated function returning
 """
 from __future__ import annotations
 
+import math
 from functools import partial
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -15,7 +16,9 @@ from torchvision.models.inception import BasicConv2d
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from workbench.data.batching import IMAGENET_MEAN, IMAGENET_STD
-from workbench.model.roi import ROI_POOL_REACH, conv_output_sizes, pool_regions, zero_border_strips_
+from workbench.model.roi import (
+    ROI_POOL_REACH, conv_output_sizes, fill_padding, mask_padding, pool_regions, zero_border_strips_,
+)  # fmt: skip
 
 _REGISTRY: dict[str, Callable[..., "RoiBackbone"]] = {}
 
@@ -37,35 +40,88 @@ def create_backbone(name: str, **kwargs) -> "RoiBackbone":
     return _REGISTRY[name](**kwargs)
 
 
-def _first_conv(module: nn.Module) -> nn.Conv2d:
+def backbone_defaults(name: str) -> dict[str, int]:
+    """The sizes a backbone declares for itself: ``roi_size`` (the method) and ``baseline_roi_size``
+    (the 299x299 ablation baselines). Builds it without weights (no download)."""
+    backbone = create_backbone(name)
+    return {"roi_size": backbone.roi_size, "baseline_roi_size": backbone.baseline_roi_size}
+
+
+def first_conv(module: nn.Module) -> nn.Conv2d:
     for child in module.modules():
         if isinstance(child, nn.Conv2d):
             return child
     raise ValueError(f"stem layer {module.__class__.__name__} has no Conv2d")
 
 
-_PER_PIXEL = (nn.BatchNorm2d, FrozenBatchNorm2d)  # may sit between a stem Conv2d and its ReLU
+class PadAfterConv2d(nn.Conv2d):
+    """A Conv2d zero-padded only after (bottom, right): TF "SAME" on even inputs, whatever the parity.
+
+    TF's SAME padding of a stride-2 3x3 convolution is (0 before, 1 after) on even sizes but (1, 1) on
+    odd ones, so a photo alone on a canvas of its own odd size would be sampled on a grid shifted by
+    one pixel from the same photo in an even canvas (batch variance). A fixed (0, 1) is independent
+    of the canvas and equals SAME on the even inputs TF-ported weights were trained on.
+    """
+
+    def __init__(self, *args, padding_after: int = 1, **kwargs):
+        super().__init__(*args, padding=0, **kwargs)
+        self.padding_after = padding_after
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(nn.functional.pad(x, (0, self.padding_after, 0, self.padding_after)))
 
 
-def split_activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
-    """(pre-activation, ReLU) of a stem layer, so that its padding can be zeroed between the two.
+class ConvGeometry(NamedTuple):
+    """A stem convolution's arithmetic (eq. 1 without rounding): square kernel, stride, padding."""
 
-    Built at each call, never stored: the model stays deep-copyable and its state_dict unchanged.
-    Only ReLU: the border strips are exact because ReLU(0) = 0 and ReLU passes no gradient where
-    it outputs 0 (``zero_border_strips_``).
+    kernel: int
+    stride: int
+    padding: int  # zeros before (top, left)
+    padding_after: int  # zeros after (bottom, right): how far it reads beyond a photo's region
+
+    @classmethod
+    def of(cls, conv: nn.Conv2d) -> "ConvGeometry":
+        if isinstance(conv.padding, str) or conv.kernel_size[0] != conv.kernel_size[1] or conv.dilation != (1, 1):
+            raise ValueError(f"stem convolution {conv!r}: use square kernels, integer padding and no dilation")
+        padding = conv.padding[0]
+        return cls(conv.kernel_size[0], conv.stride[0], padding, getattr(conv, "padding_after", padding))
+
+    def output_sizes(self, sizes: Tensor) -> Tensor:
+        return conv_output_sizes(sizes, self.kernel, self.stride, self.padding, self.padding_after)
+
+
+# Per-pixel layers that may sit between a stem Conv2d and its activation.
+_PER_PIXEL = (nn.BatchNorm2d, FrozenBatchNorm2d)
+# Activations whose border strips may be zeroed in place on the pre-activation (``zero_border_strips_``):
+# f(0) = 0 and no gradient where the input is exactly 0.
+ZERO_PRESERVING = (nn.ReLU, nn.ReLU6)
+
+
+def split_activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor] | None]:
+    """(pre-activation, activation) of a stem layer, so that its padding can be zeroed between the two.
+
+    The activation is ``None`` for a linear layer (a projection ending a block): its output's strips
+    are then masked out of place (``RoiBackbone.pooled_regions`` says why). Built at each call, never
+    stored: the model stays deep-copyable and its state_dict unchanged.
     """
     if isinstance(layer, BasicConv2d):  # torchvision's Inception block: conv -> bn -> F.relu
         return (lambda x: layer.bn(layer.conv(x))), partial(nn.functional.relu, inplace=True)
-    if isinstance(layer, nn.Sequential) and len(layer) >= 2:
-        *pre_activation, activation = layer
-        if not isinstance(activation, nn.ReLU):
+    if isinstance(layer, nn.Sequential) and isinstance(layer[0], nn.Conv2d):
+        *pre_activation, last = layer
+        activation = None
+        if isinstance(last, ZERO_PRESERVING):
+            activation = last
+        elif not isinstance(last, (*_PER_PIXEL, nn.Conv2d, nn.Identity)):
             raise ValueError(
-                f"stem layer {layer!r} ends in {activation.__class__.__name__}; stem masking needs nn.ReLU"
+                f"stem layer {layer!r} ends in {last.__class__.__name__}; stem masking needs "
+                f"{' or '.join(a.__name__ for a in ZERO_PRESERVING)}, or no activation"
             )  # fmt: skip
-        if isinstance(pre_activation[0], nn.Conv2d) and all(isinstance(m, _PER_PIXEL) for m in pre_activation[1:]):
+        else:
+            pre_activation.append(last)
+        if all(isinstance(m, (*_PER_PIXEL, nn.Identity)) for m in pre_activation[1:]):
             return partial(_apply_in_turn, pre_activation), activation
     raise ValueError(
-        f"unsupported stem layer {layer!r}: use nn.Sequential(Conv2d, [BatchNorm2d,] ReLU) or "
+        f"unsupported stem layer {layer!r}: use nn.Sequential(Conv2d, [BatchNorm2d,] [ReLU / ReLU6]) or "
         "torchvision's BasicConv2d"
     )  # fmt: skip
 
@@ -76,11 +132,13 @@ def _apply_in_turn(modules: list[nn.Module], x: Tensor) -> Tensor:
     return x
 
 
-class ImageNetToInceptionInput(nn.Module):
-    """Convert ImageNet-normalised input to the (x - 0.5) / 0.5 input the TF-ported weights expect.
+class ImageNetToHalfRangeInput(nn.Module):
+    """Convert ImageNet-normalised input to the (x - 0.5) / 0.5 input that TF-ported weights expect.
 
-    This is torchvision's ``transform_input=True``: we normalise with the ImageNet mean/std once
-    and convert here, never both.
+    This is torchvision's Inception ``transform_input=True`` (and timm's ``tf_efficientnet_lite0``
+    mean/std): we normalise with the ImageNet mean/std once and convert here, never both. It maps the
+    canvas's zero padding to a non-zero value, so a backbone whose first convolution reads beyond a
+    photo zeroes that strip again (``RoiBackbone.pooled_regions``).
     """
 
     def __init__(self):
@@ -97,14 +155,18 @@ class ImageNetToInceptionInput(nn.Module):
 class RoiBackbone(nn.Module):
     """stem -> ROI pool each photo -> body -> global pool; the stem zeroes the padding it will read.
 
-    stem: layers each ``Conv2d -> [BatchNorm] -> ReLU`` (see ``split_activation``), whose conv
-        geometry maps photo sizes (eq. 1).
-    body: everything after the replaced first max-pool; sees only pooled ``roi_size^2`` maps, so
-        padding never reaches it.
+    stem: the layers that see the full-resolution canvas, each ``Conv2d -> [BatchNorm] ->
+        [ReLU / ReLU6]`` (see ``split_activation``), whose conv geometry maps photo sizes (eq. 1).
+    body: everything after the replaced first downsampling; sees only pooled ``roi_size^2`` maps,
+        so padding never reaches it.
+    rebuild_args: keyword arguments of the registered function that a checkpoint must record to
+        rebuild this backbone without its pretrained weights (e.g. Inception's ``transform_input``).
+    baseline_roi_size: the ROI side for the ablation's 299x299 baselines (resize, resized pad, crop):
+        what the unmodified network's first downsampling gives a 299 input (Inception: 147 -> 73).
 
-    BatchNorm in the stem (Inception-v3's) in train mode takes its batch statistics over the whole
-    canvas, padding included, so there a photo's features do depend on its batch; the paper freezes
-    BatchNorm (``build_model(freeze_bn=True)``), which makes the stem exact again.
+    BatchNorm in the stem (Inception-v3's, EfficientNet-Lite0's) in train mode takes its batch
+    statistics over the whole canvas, padding included, so there a photo's features do depend on its
+    batch; the paper freezes BatchNorm (``build_model(freeze_bn=True)``), which makes the stem exact.
     """
 
     def __init__(
@@ -115,6 +177,8 @@ class RoiBackbone(nn.Module):
         roi_size: int = 146,
         roi: str = "pool",
         input_transform: nn.Module | None = None,
+        rebuild_args: dict | None = None,
+        baseline_roi_size: int = 73,
     ):
         super().__init__()
         self.input_transform = input_transform if input_transform is not None else nn.Identity()
@@ -123,41 +187,73 @@ class RoiBackbone(nn.Module):
         self.feature_dim = feature_dim
         self.roi_size = roi_size
         self.roi = roi
-        self._geometry = [
-            (conv.kernel_size[0], conv.stride[0], conv.padding[0]) for conv in map(_first_conv, stem)
-        ]
+        self.rebuild_args = dict(rebuild_args or {})
+        self.baseline_roi_size = baseline_roi_size
+        self._geometry = [ConvGeometry.of(first_conv(layer)) for layer in stem]
         for layer in stem:
             split_activation(layer)  # fail now, not at the first forward
-        # How far beyond each photo's region the next step reads each stem output.
-        self._reaches = [padding for _, _, padding in self._geometry[1:]] + [ROI_POOL_REACH]
+        # How far beyond each photo's region the next step reads each stem output, and the input.
+        self._reaches = [geometry.padding_after for geometry in self._geometry[1:]] + [ROI_POOL_REACH]
+        self._input_reach = 0 if isinstance(self.input_transform, nn.Identity) else self._geometry[0].padding_after
 
     def stem_sizes(self, sizes: Tensor) -> Tensor:
         """Each photo's valid ``(h, w)`` on the stem's output (what the ROI box covers)."""
-        for kernel, stride, padding in self._geometry:
-            sizes = conv_output_sizes(sizes, kernel, stride, padding)
+        for geometry in self._geometry:
+            sizes = geometry.output_sizes(sizes)
         return sizes
 
     def pooled_regions(self, images: Tensor, sizes: Tensor) -> Tensor:
         """Tensor[B, C, roi_size, roi_size]: each photo's stem features, pooled over its own region.
 
-        Before each ReLU, zero the strips beyond each photo's region that the next step reads
-        (``zero_border_strips_``): the same features and gradients as zeroing all the padding.
+        Before each ReLU / ReLU6, zero the strips beyond each photo's region that the next step reads
+        (``zero_border_strips_``): the same features and gradients as zeroing all the padding. A
+        linear layer (no activation) is filled out of place instead, since its output is signed: in
+        place, the gradient would flow into overwritten values; and ROI max pooling, which can read one
+        pixel beyond a region, must find -inf there, not a zero that beats a border bin's negatives. The input transform's output is re-zeroed where the first convolution reads beyond.
         """
         sizes = sizes.cpu()  # the strips need Python ints: one sync now, before the stem is queued
         x = self.input_transform(images)
-        for layer, (kernel, stride, padding), reach in zip(self.stem, self._geometry, self._reaches):
+        if self._input_reach:
+            zero_border_strips_(x, sizes, self._input_reach)  # the images need no gradient
+        for layer, geometry, reach in zip(self.stem, self._geometry, self._reaches):
             pre_activation, activation = split_activation(layer)
             x = pre_activation(x)
-            sizes = conv_output_sizes(sizes, kernel, stride, padding)
-            if reach:  # 0 before a valid convolution: it reads nothing beyond the region
-                zero_border_strips_(x, sizes, reach)
-            x = activation(x)
+            sizes = geometry.output_sizes(sizes)
+            if activation is None:
+                if reach:  # out of place; before ROI max pooling -inf, not 0 (fill_padding says why)
+                    ends_stem = layer is self.stem[-1] and self.roi == "pool"
+                    x = fill_padding(x, sizes.to(x.device), -math.inf) if ends_stem else mask_padding(x, sizes.to(x.device))
+            else:
+                if reach:  # 0 before a valid convolution: it reads nothing beyond the region
+                    zero_border_strips_(x, sizes, reach)
+                x = activation(x)
         return pool_regions(x, sizes, self.roi_size, self.roi)
 
     def forward(self, images: Tensor, sizes: Tensor) -> Tensor:
         """images Tensor[B, 3, H, W] (padded), sizes Tensor[B, 2] (h, w) -> features Tensor[B, feature_dim]."""
         x = self.body(self.pooled_regions(images, sizes))
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return x if x.ndim == 2 else torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+
+class MultiLevelBody(nn.Module):
+    """Stages run in turn; the feature is every level's global average, concatenated (its input's too).
+
+    Why: an aesthetic score rests on low-level statistics (grain, sharpness, exposure, colour) as much
+    as on content; global averages of early maps keep them, where the last ImageNet layer has
+    abstracted them away (multi-level spatially pooled features, Hosu et al., CVPR 2019). Each map
+    is ``roi_size``-derived, so the padding never reaches any level.
+    """
+
+    def __init__(self, stages: list[nn.Module]):
+        super().__init__()
+        self.stages = nn.ModuleList(stages)
+
+    def forward(self, x: Tensor) -> Tensor:
+        levels = [x.mean(dim=(2, 3))]
+        for stage in self.stages:
+            x = stage(x)
+            levels.append(x.mean(dim=(2, 3)))
+        return torch.cat(levels, dim=1)
 
 
 @register_backbone
@@ -179,8 +275,11 @@ def inception_v3(roi_size: int = 146, roi: str = "pool", pretrained: bool = Fals
     )  # fmt: skip
     if transform_input is None:
         transform_input = pretrained
-    transform = ImageNetToInceptionInput() if transform_input else None
-    return RoiBackbone(stem, body, feature_dim=2048, roi_size=roi_size, roi=roi, input_transform=transform)
+    transform = ImageNetToHalfRangeInput() if transform_input else None
+    return RoiBackbone(
+        stem, body, feature_dim=2048, roi_size=roi_size, roi=roi, input_transform=transform,
+        rebuild_args={"transform_input": transform_input},
+    )  # fmt: skip
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:

@@ -66,9 +66,18 @@ class AestheticModel(nn.Module):
 
 
 def freeze_batchnorm(module: nn.Module) -> nn.Module:
-    """Replace every ``BatchNorm2d`` by torchvision's ``FrozenBatchNorm2d`` (the paper fixes BN)."""
+    """Replace every ``BatchNorm2d`` by a frozen one (the paper fixes BN).
+
+    Plain ``BatchNorm2d`` -> torchvision's ``FrozenBatchNorm2d``. A subclass that fuses an activation
+    (timm's ``BatchNormAct2d``, as in EfficientNet-Lite0: BN + ReLU6 in one module) goes through timm's
+    own freezer, which keeps the activation; replacing it by a plain frozen BN would drop the ReLU6.
+    """
     for name, child in module.named_children():
-        if isinstance(child, nn.BatchNorm2d):
+        if isinstance(child, nn.BatchNorm2d) and hasattr(child, "act"):
+            from timm.layers import freeze_batch_norm_2d  # timm's BatchNormAct2d; imported only when present
+
+            setattr(module, name, freeze_batch_norm_2d(child))
+        elif isinstance(child, nn.BatchNorm2d):
             frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
             frozen.weight.copy_(child.weight.detach())
             frozen.bias.copy_(child.bias.detach())
@@ -85,7 +94,7 @@ def build_model(
     num_bins: int = 10,
     num_themes: int = 0,
     roi: str = "pool",
-    roi_size: int = 146,
+    roi_size: int | None = None,
     pretrained: bool = False,
     theme_dim: int = 256,
     hidden_dim: int = 512,
@@ -95,24 +104,25 @@ def build_model(
 ) -> AestheticModel:
     """Build the theme-aware full-resolution model.
 
-    backbone: a registered name (``inception_v3``, ``compact``).
+    backbone: a registered name (``inception_v3``, ``efficientnet_lite0``, ``compact``).
     num_bins: K score bins (10 for AVA, 7 for Photo.net). num_themes: 0 for no theme input.
-    roi: ``"pool"`` or ``"align"``; roi_size: the pooled side (146, or 73 for the ablation).
-    pretrained: ImageNet weights through torchvision's weights API (never in tests).
+    roi: ``"pool"`` or ``"align"``; roi_size: the pooled side, None for the backbone's own default
+        (Inception-v3 146, or 73 for the ablation; EfficientNet-Lite0 112).
+    pretrained: ImageNet weights (Inception-v3: torchvision's weights API, never in tests;
+        EfficientNet-Lite0: the installed package's file, no network).
     freeze_bn: replace BatchNorm by frozen BatchNorm (the paper's recipe for Inception-v3).
     """
     if num_bins < 2:
         raise ValueError(f"num_bins must be >= 2, got {num_bins}")
     if num_themes < 0:
         raise ValueError(f"num_themes must be >= 0, got {num_themes}")
+    own_default = {} if roi_size is None else {"roi_size": roi_size}
+    visual = create_backbone(backbone, roi=roi, pretrained=pretrained, **own_default, **backbone_kwargs)
     args = dict(
-        backbone=backbone, num_bins=num_bins, num_themes=num_themes, roi=roi, roi_size=roi_size,
+        backbone=backbone, num_bins=num_bins, num_themes=num_themes, roi=roi, roi_size=visual.roi_size,
         theme_dim=theme_dim, hidden_dim=hidden_dim, dropout=dropout, freeze_bn=freeze_bn, **backbone_kwargs,
     )  # fmt: skip
-    visual = create_backbone(backbone, roi_size=roi_size, roi=roi, pretrained=pretrained, **backbone_kwargs)
-    if backbone == "inception_v3" and "transform_input" not in backbone_kwargs:
-        # Record the input convention the weights need, so the checkpoint rebuilds without weights.
-        args["transform_input"] = pretrained
+    args.update(visual.rebuild_args)  # what the weights need, so a checkpoint rebuilds without them
     model = AestheticModel(visual, num_bins, num_themes, theme_dim, hidden_dim, dropout, args)
     if freeze_bn:
         freeze_batchnorm(model)

@@ -28,9 +28,13 @@ ROI_MODES = ("pool", "align")
 ROI_POOL_REACH = 1  # roi_pool's rounded bin edges read at most one pixel beyond the box
 
 
-def conv_output_sizes(sizes: Tensor, kernel_size: int, stride: int, padding: int) -> Tensor:
-    """Valid output sizes ``Tensor[B, 2]`` of a convolution applied to photos of ``sizes`` (h, w)."""
-    return torch.div(sizes + 2 * padding - kernel_size, stride, rounding_mode="floor") + 1
+def conv_output_sizes(sizes: Tensor, kernel_size: int, stride: int, padding: int, padding_after: int | None = None) -> Tensor:
+    """Valid output sizes ``Tensor[B, 2]`` of a convolution applied to photos of ``sizes`` (h, w).
+
+    padding: zeros before (top, left); padding_after: zeros after (bottom, right), ``padding`` if None.
+    """
+    padding_after = padding if padding_after is None else padding_after
+    return torch.div(sizes + padding + padding_after - kernel_size, stride, rounding_mode="floor") + 1
 
 
 def valid_mask(sizes: Tensor, height: int, width: int, dtype: torch.dtype) -> Tensor:
@@ -48,6 +52,17 @@ def mask_padding(features: Tensor, sizes: Tensor) -> Tensor:
     The reference for ``zero_border_strips_``: simple, but it writes a new stem-sized tensor.
     """
     return features * valid_mask(sizes, features.shape[-2], features.shape[-1], features.dtype)
+
+
+def fill_padding(features: Tensor, sizes: Tensor, value: float) -> Tensor:
+    """``features`` (Tensor[B, C, H, W]) with ``value`` outside each photo's region, out of place.
+
+    For a linear stem output (signed values) that ROI max pooling reads next: a zero just beyond the
+    region could beat every (negative) value of a border bin, where the same photo alone on its own
+    canvas has no pixel there at all; ``-inf`` never wins a max.
+    """
+    inside = valid_mask(sizes, features.shape[-2], features.shape[-1], torch.bool)
+    return torch.where(inside, features, torch.tensor(value, dtype=features.dtype, device=features.device))
 
 
 def zero_border_strips_(features: Tensor, sizes: Tensor, reach: int) -> Tensor:

@@ -1,0 +1,93 @@
+"""What full resolution costs on the pretrained CPU backbone: EfficientNet-Lite0 Pad+ROI vs Resize-224.
+
+Pad+ROI: the synthetic benchmark's AVA-like photo sizes (long side 300-800), grouped by shape into
+batches (``ShapeGroupedBatchSampler``, as training does) and zero-padded to each batch's largest
+photo; the stem sees full resolution, ROI pooling gives 112x112. Resize-224: the same number of
+photos as 224x224 inputs (the stem's 112x112 map, ROI pooled to 112: the plain network's geometry).
+Both share weights (ImageNet, frozen BatchNorm: the demo recipe). One epoch over the photos is timed
+for a training step (forward + EMD loss + backward + SGD step) and for inference, interleaved.
+
+    python bench/pretrained_cost.py [--photos 64] [--batch 16] [--threads 2] [--json OUT]
+"""
+from __future__ import annotations
+
+import common  # noqa: F401  (puts the repository root on sys.path)
+import numpy as np
+import torch
+
+from common import (
+    ava_like_sizes, base_parser, fit_sizes, median, print_goal, print_header, print_ratio, print_table, random_padded_batch,
+    random_targets, runtime_from_args, write_json,
+)  # fmt: skip
+from workbench.data.batching import ShapeGroupedBatchSampler
+from workbench.losses import emd_loss
+from workbench.model.build import build_model
+
+NUM_BINS, NUM_THEMES = 10, 16
+GOAL = 1.5  # full-resolution training at most 1.5x the cost of resize-224 (issue 12)
+
+
+def epoch_batches(photos: int, batch_size: int, canvas: int, seed: int):
+    """Shape-grouped padded batches over ``photos`` AVA-like sizes, and as many 224x224 batches."""
+    sizes = fit_sizes(ava_like_sizes(photos, seed), canvas)
+    groups = list(ShapeGroupedBatchSampler(sizes, batch_size, seed=seed))
+    full = [random_padded_batch(sizes[group], canvas=None, seed=seed + i) for i, group in enumerate(groups)]
+    resized = [random_padded_batch([(224, 224)] * len(group), canvas=None, seed=seed + i) for i, group in enumerate(groups)]
+    padded = sum(b.padded_fraction * b.images[:, 0].numel() for b in full) / sum(b.images[:, 0].numel() for b in full)
+    return full, resized, padded
+
+
+def main() -> None:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--canvas", type=int, default=800)
+    args = parser.parse_args()
+    if args.quick:
+        args.photos, args.batch, args.canvas = 4, 2, 256
+    runtime = runtime_from_args(args)
+    repeats = args.repeats or (1 if args.quick else 3)
+    print_header("EfficientNet-Lite0: Pad+ROI (shape-grouped, full resolution) vs Resize-224", runtime)
+    torch.manual_seed(args.seed)
+    model = runtime.module(build_model(
+        "efficientnet_lite0", num_bins=NUM_BINS, num_themes=NUM_THEMES, pretrained=not args.quick, freeze_bn=True,
+    ))  # fmt: skip
+    full, resized, padded = epoch_batches(args.photos, args.batch, args.canvas, args.seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    generator = torch.Generator().manual_seed(args.seed)
+
+    def run(batches, train: bool):
+        def epoch() -> None:
+            model.train(train)
+            for batch in batches:
+                batch = runtime.batch(batch)
+                themes = torch.randint(0, NUM_THEMES, (len(batch),), generator=generator).to(runtime.device)
+                if train:
+                    with runtime.autocast():
+                        pred = model(batch.images, batch.sizes, themes)
+                    loss = emd_loss(pred.float(), random_targets(len(batch), NUM_BINS).to(runtime.device))
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                else:
+                    with torch.inference_mode(), runtime.autocast():
+                        model(batch.images, batch.sizes, themes)
+
+        return epoch
+
+    calls = {"Pad+ROI train": run(full, True), "Resize-224 train": run(resized, True),
+             "Pad+ROI infer": run(full, False), "Resize-224 infer": run(resized, False)}  # fmt: skip
+    times = runtime.time(calls, repeats, args.warmup, desc="epochs")
+    rows = [{"variant": name, "images/s": args.photos / median(times[name]), "s/epoch": median(times[name])} for name in calls]
+    print_table(rows)
+    print(f"padding: {100 * padded:.1f}% of the Pad+ROI pixels ({len(full)} shape-grouped batches)")
+    ratios = {}
+    for mode in ("train", "infer"):
+        ratios[mode] = median(times[f"Pad+ROI {mode}"]) / median(times[f"Resize-224 {mode}"])
+        print_ratio(f"{mode} time Pad+ROI / Resize-224 [efficientnet_lite0]", ratios[mode], "x; 1 = same cost")
+    print_goal("full-resolution training cost", ratios["train"] <= GOAL, f"{ratios['train']:.2f}x vs <= {GOAL}x")
+    write_json(args.json, {"rows": rows, "ratios": ratios, "padded_fraction": padded, "photos": args.photos}, runtime)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Train the theme branch and the distribution head on cached backbone features, before fine-tuning.
+
+Why: with a pretrained backbone, the head starts random; fine-tuning end to end from there sends the
+head's large early gradients into the ImageNet features, and on a CPU every epoch over full-resolution
+photos costs minutes. The backbone's features of a few augmented views per photo are computed once
+(forward only, shape-grouped batches), then the head trains for many cheap epochs on them (the
+"linear probe, then fine-tune" recipe). ``Trainer`` runs this stage first when ``head_epochs > 0``.
+
+View ``k`` of a training photo is exactly the augmentation the dataset gives it in epoch ``k``
+(``AestheticDataset.set_epoch``), so the cached views are the first ``head_views`` epochs' views.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from workbench.data.batching import ShapeGroupedBatchSampler
+from workbench.data.datasets import AestheticDataset, collate_padded
+from workbench.losses import emd_loss
+from workbench.model.build import AestheticModel
+from workbench.model.heads import NO_THEME
+from workbench.runtime import DeviceOptions
+
+
+@torch.no_grad()
+def extract_features(
+    model: AestheticModel,
+    dataset: AestheticDataset,
+    views: int,
+    batch_size: int,
+    device: torch.device,
+    options: DeviceOptions | None = None,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Backbone features of ``views`` augmented views of every photo: ``(features [N, V, D], loaded [N, V])``.
+
+    The model runs in eval mode (frozen BatchNorm, no dropout); photos that fail to load are marked
+    False in ``loaded`` (their features stay 0).
+    """
+    options = options or DeviceOptions(device)
+    was_training = model.training
+    model.eval()
+    features = torch.zeros(len(dataset), views, model.backbone.feature_dim)
+    loaded = torch.zeros(len(dataset), views, dtype=torch.bool)
+    sampler = ShapeGroupedBatchSampler(dataset.sizes, batch_size, seed=0)
+    bar = tqdm(total=views * len(sampler), desc="head stage: caching features", disable=not progress, leave=False, dynamic_ncols=True)
+    try:
+        for view in range(views):
+            dataset.set_epoch(view)
+            loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_padded, num_workers=num_workers)
+            for data in loader:
+                bar.update(1)
+                if data is None:
+                    continue
+                batch = data["batch"].to(device, memory_format=options.memory_format)
+                with options.autocast():
+                    values = model.features(batch.images, batch.sizes)
+                features[data["index"], view] = values.float().cpu()
+                loaded[data["index"], view] = True
+    finally:
+        bar.close()
+        dataset.set_epoch(0)
+        model.train(was_training)
+    return features, loaded
+
+
+def fit_head(
+    model: AestheticModel,
+    features: Tensor,
+    loaded: Tensor,
+    targets: Tensor,
+    themes: Tensor,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 1e-4,
+    theme_dropout: float = 0.0,
+    emd_r: float = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[float]:
+    """Train ``model.theme_branch`` and ``model.head`` on cached features; returns the loss per epoch.
+
+    features [N, V, D], loaded [N, V] (``extract_features``), targets [N, K], themes [N] (-1: none).
+    Each epoch visits every loaded (photo, view) pair once in a seeded order; theme dropout replaces a
+    theme by -1 with probability ``theme_dropout``. SGD with momentum, the learning rate halved at
+    1/2 and 3/4 of the epochs. The backbone is not touched.
+    """
+    photo, view = loaded.nonzero(as_tuple=True)
+    if len(photo) == 0:
+        raise ValueError("head stage: no training photo could be loaded")
+    device = next(model.head.parameters()).device
+    parameters = [p for module in (model.theme_branch, model.head) for p in module.parameters()]
+    optimizer = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [epochs // 2, (3 * epochs) // 4], gamma=0.5)
+    generator = torch.Generator().manual_seed(seed)
+    was_training = model.training
+    model.theme_branch.train()
+    model.head.train()
+    losses = []
+    for _ in tqdm(range(epochs), desc="head stage: training the head", disable=not progress, leave=False, dynamic_ncols=True):
+        order = torch.randperm(len(photo), generator=generator)
+        dropped = torch.rand(len(photo), generator=generator) < theme_dropout
+        total = torch.zeros((), dtype=torch.float64)
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            rows = photo[chosen]
+            batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
+            pred = model.predict_from_features(features[rows, view[chosen]].to(device), batch_themes.to(device))
+            loss = emd_loss(pred, targets[rows].to(device), r=emd_r)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach().double().cpu() * len(chosen)
+        scheduler.step()
+        losses.append(float(total) / len(order))
+    model.train(was_training)
+    return losses
+
+
+def dataset_themes(dataset: AestheticDataset, use_theme: bool) -> Tensor:
+    """Theme ids ``LongTensor[N]`` of a dataset's photos, or all -1 when the model has no theme input."""
+    themes = torch.tensor(np.asarray(dataset.themes), dtype=torch.long)
+    return themes if use_theme else torch.full_like(themes, NO_THEME)
