@@ -45,7 +45,7 @@ test: setup browser-deps compiler-deps
 demo-checkpoint: setup
 	$(BIN)/python -m workbench synth --out data/synth --n 6000 --seed 0 --overwrite
 	$(BIN)/python -m workbench train --config configs/demo_synthetic.yaml --data_root data/synth --out_dir runs/demo
-	$(BIN)/python -m workbench export --checkpoint runs/demo/best.pt --out checkpoints/demo.pt
+	$(BIN)/python -m workbench export --checkpoint runs/demo/best.pt --out checkpoints/demo.pt --half
 
 bench: setup
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -11,12 +11,14 @@ forward time per photo over the same photos (shape-grouped, one run).
 """
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import common  # noqa: F401  (puts the repository root on sys.path)
 import torch
 
-from common import base_parser, print_header, print_table, write_json
+from common import base_parser, print_header, print_ratio, print_table, write_json
 from workbench.config import TrainConfig, prepare_table
 from workbench.data.augment import transform_canvas
 from workbench.data.datasets import AestheticDataset
@@ -40,7 +42,7 @@ def measure(name: str, roi_position: str, transform: str, table, args) -> dict:
     test_set = AestheticDataset(table, "test", transform, canvas)
     model = build_model(
         "efficientnet_lite0", num_bins=train_set.num_bins, num_themes=len(train_set.theme_names), pretrained=True,
-        freeze_bn=True, roi_position=roi_position,
+        freeze_bn=True, roi_position=roi_position, multi_level=args.multi_level,
     )  # fmt: skip
     device = torch.device("cpu")
     start = time.perf_counter()
@@ -69,7 +71,13 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=600)
     parser.add_argument("--head-epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--multi-level", action="store_true", help="multi-level features (the default model's); off: the last layer's")
     args = parser.parse_args()
+    if args.quick:  # a tiny benchmark of its own: the figures mean nothing
+        from workbench.data.synth import generate_dataset
+
+        args.data_root = str(generate_dataset(Path(tempfile.mkdtemp()) / "synth", 64, seed=0, workers=1, progress=False))
+        args.train, args.test, args.head_epochs = 24, 8, 2
     if args.threads:
         torch.set_num_threads(args.threads)
     print_header("EfficientNet-Lite0: where the ROI sits (frozen ImageNet features + trained head)", None)
@@ -80,6 +88,8 @@ def main() -> None:
     table = table.loc[train_rows.union(test_rows)]
     rows = [measure(name, position, transform, table, args) for name, position, transform in CONFIGURATIONS]
     print_table(rows)
+    by_name = {row["configuration"]: row for row in rows}
+    print_ratio("backbone time after_block0 / after_stem (full)", by_name["after_block0, full"]["ms_per_photo"] / by_name["after_stem, full"]["ms_per_photo"])
     write_json(args.json, {"rows": rows, "train": len(train_rows), "test": len(test_rows)})
 
 

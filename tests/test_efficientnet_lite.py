@@ -22,7 +22,7 @@ def test_pretrained_weights_come_from_the_installed_package():
     model = build_model("efficientnet_lite0", pretrained=True)
     assert torch.equal(model.backbone.stem[0][0].weight, source["_conv_stem.weight"])
     assert torch.equal(model.backbone.stem[0][1].running_var, source["_bn0.running_var"])
-    head_conv = model.backbone.body[-2]
+    head_conv = model.backbone.body.stages[-1][1]  # multi-level body: its last stage ends in the head conv + BN
     assert torch.equal(head_conv.weight, source["_conv_head.weight"])
     assert not torch.equal(build_model("efficientnet_lite0").backbone.stem[0][0].weight, source["_conv_stem.weight"])
 
@@ -75,10 +75,21 @@ def test_fixed_padding_equals_tf_same_on_even_inputs_and_keeps_odd_photos_on_the
 
 
 def test_stem_layers_split_relu6_and_linear_projections():
-    model = build_model("efficientnet_lite0")
+    default = [split_activation(layer)[1] for layer in build_model("efficientnet_lite0").backbone.stem]
+    assert len(default) == 1 and isinstance(default[0], nn.ReLU6)  # ROI after the stem convolution
+    model = build_model("efficientnet_lite0", roi_position="after_block0")
     activations = [split_activation(layer)[1] for layer in model.backbone.stem]
     assert isinstance(activations[0], nn.ReLU6) and isinstance(activations[1], nn.ReLU6)
-    assert activations[2] is None  # block 0 ends in a linear projection: masked out of place
+    assert activations[2] is None  # block 0 ends in a linear projection: filled out of place
+
+
+def test_multi_level_features_concatenate_every_stage():
+    multi = build_model("efficientnet_lite0").backbone
+    last = build_model("efficientnet_lite0", multi_level=False).backbone
+    assert (multi.feature_dim, last.feature_dim) == (1776, 1280)  # 32 + 16 + 24 + 40 + 80 + 112 + 192 + 1280
+    batch = pad_batch([torch.randn(3, 64, 96)], canvas=None)
+    with torch.no_grad():
+        assert multi.eval()(batch.images, batch.sizes).shape == (1, 1776)
 
 
 def test_freezing_batchnorm_keeps_the_activation_fused_in_timm_layers():

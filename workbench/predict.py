@@ -131,6 +131,8 @@ class Predictor:
     def describe(self) -> str:
         """One line: which model, trained on what (and a warning when the data is synthetic)."""
         backbone = self.card.get("model", {}).get("backbone", "unknown")
+        if (self.card.get("recipe") or {}).get("pretrained"):
+            backbone += " (ImageNet-pretrained)"
         data = self.card.get("data", {})
         name = data.get("name")
         if not name:
