@@ -477,7 +477,9 @@ class Trainer:
 
     def run_head_stage(self) -> None:
         """Train the theme branch + head on cached features (``workbench.head_stage``): history row
-        ``epoch 0``, validated and saved like an epoch. Deterministic, so a run killed inside it redoes it."""
+        ``epoch 0``, validated and saved like an epoch. Deterministic, so a run killed inside it redoes it.
+        Under DDP every rank runs it on all photos (no gradient exchange; the same seed gives every
+        rank the same head): cheap next to end-to-end epochs, but not split across ranks."""
         config, started = self.config, time.perf_counter()
         head_lr = config.lr_head if config.head_lr is None else config.head_lr
         features, loaded = extract_features(
