@@ -116,8 +116,8 @@ def build_model(
         raise ValueError(f"num_bins must be >= 2, got {num_bins}")
     if num_themes < 0:
         raise ValueError(f"num_themes must be >= 0, got {num_themes}")
-    own_default = {} if roi_size is None else {"roi_size": roi_size}
-    visual = create_backbone(backbone, roi=roi, pretrained=pretrained, **own_default, **backbone_kwargs)
+    chosen_roi_size = {} if roi_size is None else {"roi_size": roi_size}  # else the backbone's own
+    visual = create_backbone(backbone, roi=roi, pretrained=pretrained, **chosen_roi_size, **backbone_kwargs)
     args = dict(
         backbone=backbone, num_bins=num_bins, num_themes=num_themes, roi=roi, roi_size=visual.roi_size,
         theme_dim=theme_dim, hidden_dim=hidden_dim, dropout=dropout, freeze_bn=freeze_bn, **backbone_kwargs,
