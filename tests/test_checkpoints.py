@@ -1,6 +1,7 @@
 """Checkpoint files: round trip, refusal of damaged or unsafe files, atomic writes."""
 import os
 import pickle
+import random
 
 import pytest
 import torch
@@ -53,20 +54,30 @@ def test_round_trip_rebuilds_a_model_with_identical_outputs(tmp_path):
         assert torch.equal(model(images, sizes, themes), reference(images, sizes, themes))
 
 
-@pytest.mark.parametrize("damage", ["truncated", "random_bytes", "empty", "missing"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "missing"])
 def test_damaged_files_are_refused(tmp_path, damage):
     path = save_checkpoint(tmp_path / "model.pt", make_payload())
     data = path.read_bytes()
     if damage == "truncated":
         path.write_bytes(data[: len(data) // 2])
-    elif damage == "random_bytes":
-        path.write_bytes(os.urandom(len(data)))
     elif damage == "empty":
         path.write_bytes(b"")
     else:
         path.unlink()
     with pytest.raises(CheckpointError, match="model.pt"):
         load_checkpoint(path)
+
+
+def test_random_bytes_are_refused_whatever_the_unpickler_trips_on(tmp_path):
+    # Garbage reaches torch's legacy unpickler, whose failures vary with the bytes (CI once saw an
+    # IndexError); many seeded draws, including ones that start like a pickle, must all be refused.
+    path = tmp_path / "model.pt"
+    rng = random.Random(0)
+    for draw in range(300):
+        body = rng.randbytes(rng.randint(1, 4096))
+        path.write_bytes(body if draw % 2 else b"\x80\x02" + body)
+        with pytest.raises(CheckpointError, match="model.pt"):
+            load_checkpoint(path)
 
 
 def test_pickled_objects_are_refused_not_run(tmp_path):
