@@ -11,6 +11,8 @@ View ``k`` of a training photo is exactly the augmentation the dataset gives it 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -83,13 +85,15 @@ def fit_head(
     emd_r: float = 2,
     seed: int = 0,
     progress: bool = True,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Train ``model.theme_branch`` and ``model.head`` on cached features; returns the loss per epoch.
 
     features [N, V, D], loaded [N, V] (``extract_features``), targets [N, K], themes [N] (-1: none).
     Each epoch visits every loaded (photo, view) pair once in a seeded order; theme dropout replaces a
     theme by -1 with probability ``theme_dropout``. SGD with momentum, the learning rate halved at
-    1/2 and 3/4 of the epochs. The backbone is not touched.
+    1/2 and 3/4 of the epochs. The backbone is not touched. ``on_epoch(epoch, loss)`` is called after
+    each epoch (a notebook draws the falling loss live with it).
     """
     photo, view = loaded.nonzero(as_tuple=True)
     if len(photo) == 0:
@@ -119,6 +123,11 @@ def fit_head(
             total += loss.detach().double().cpu() * len(chosen)
         scheduler.step()
         losses.append(float(total) / len(order))
+        if on_epoch is not None:
+            model.train(was_training)
+            on_epoch(len(losses), losses[-1])
+            model.theme_branch.train()
+            model.head.train()
     model.train(was_training)
     return losses
 
