@@ -1,10 +1,12 @@
 """The model: ROI geometry, padding invariance, theme branch, frozen BatchNorm, overfitting."""
 import copy
 import math
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
+from torchvision.ops.misc import FrozenBatchNorm2d
 
 import workbench.model.backbones as backbones
 from workbench.data.batching import pad_batch
@@ -351,3 +353,27 @@ def test_compact_model_overfits_eight_photos():
         optimizer.step()
         losses.append(loss.item())
     assert min(losses[-10:]) <= 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("name", ["inception_v3", "efficientnet_lite0"])
+def test_a_frozen_stem_batchnorm_is_folded_into_its_convolution_exactly(name):
+    """The folded stem (one convolution) gives what conv then frozen BN give, values and gradients."""
+    torch.manual_seed(0)
+    model = build_model(name, num_bins=10, freeze_bn=True).eval()
+    layer = model.backbone.stem[0]
+    conv = backbones.first_conv(layer)
+    bn = next(m for m in layer.modules() if isinstance(m, FrozenBatchNorm2d))
+    with torch.no_grad():  # BN statistics far from identity, so a fold that forgets one shows
+        for buffer in (bn.weight, bn.bias, bn.running_mean):
+            buffer.copy_(torch.randn_like(buffer))
+        bn.running_var.copy_(torch.rand_like(bn.running_var) + 0.1)
+    pre_activation, _ = backbones.split_activation(layer)
+    assert isinstance(pre_activation, partial) and pre_activation.func is backbones.conv_with_folded_bn
+    x = torch.randn(2, 3, 37, 41)
+    folded = pre_activation(x)
+    folded.square().sum().backward()
+    folded_grad, conv.weight.grad = conv.weight.grad.clone(), None
+    reference = bn(conv(x))
+    reference.square().sum().backward()
+    assert torch.allclose(folded, reference, atol=1e-4, rtol=1e-4)
+    assert torch.allclose(folded_grad, conv.weight.grad, atol=1e-3, rtol=1e-4)

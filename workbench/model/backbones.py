@@ -67,8 +67,9 @@ class PadAfterConv2d(nn.Conv2d):
         super().__init__(*args, padding=0, **kwargs)
         self.padding_after = padding_after
 
-    def forward(self, x: Tensor) -> Tensor:
-        return super().forward(nn.functional.pad(x, (0, self.padding_after, 0, self.padding_after)))
+    def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        # Conv2d's hook for its weights: overriding it (not forward) lets folded weights pad too.
+        return super()._conv_forward(nn.functional.pad(x, (0, self.padding_after, 0, self.padding_after)), weight, bias)
 
 
 class ConvGeometry(NamedTuple):
@@ -101,10 +102,13 @@ def split_activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Call
     """(pre-activation, activation) of a stem layer, so that its padding can be zeroed between the two.
 
     The activation is ``None`` for a linear layer (a projection ending a block): its output's strips
-    are then masked out of place (``RoiBackbone.pooled_regions`` says why). Built at each call, never
-    stored: the model stays deep-copyable and its state_dict unchanged.
+    are then masked out of place (``RoiBackbone.pooled_regions`` says why). A convolution followed by
+    a frozen BatchNorm runs as one convolution with folded weights (``conv_with_folded_bn``). Built at
+    each call, never stored: the model stays deep-copyable and its state_dict unchanged.
     """
     if isinstance(layer, BasicConv2d):  # torchvision's Inception block: conv -> bn -> F.relu
+        if isinstance(layer.bn, FrozenBatchNorm2d):
+            return partial(conv_with_folded_bn, layer.conv, layer.bn), partial(nn.functional.relu, inplace=True)
         return (lambda x: layer.bn(layer.conv(x))), partial(nn.functional.relu, inplace=True)
     if isinstance(layer, nn.Sequential) and isinstance(layer[0], nn.Conv2d):
         *pre_activation, last = layer
@@ -118,12 +122,29 @@ def split_activation(layer: nn.Module) -> tuple[Callable[[Tensor], Tensor], Call
             )  # fmt: skip
         else:
             pre_activation.append(last)
-        if all(isinstance(m, (*_PER_PIXEL, nn.Identity)) for m in pre_activation[1:]):
+        pre_activation = [m for m in pre_activation if not isinstance(m, nn.Identity)]
+        if len(pre_activation) == 2 and isinstance(pre_activation[1], FrozenBatchNorm2d):
+            return partial(conv_with_folded_bn, *pre_activation), activation
+        if all(isinstance(m, _PER_PIXEL) for m in pre_activation[1:]):
             return partial(_apply_in_turn, pre_activation), activation
     raise ValueError(
         f"unsupported stem layer {layer!r}: use nn.Sequential(Conv2d, [BatchNorm2d,] [ReLU / ReLU6]) or "
         "torchvision's BasicConv2d"
     )  # fmt: skip
+
+
+def conv_with_folded_bn(conv: nn.Conv2d, bn: FrozenBatchNorm2d, x: Tensor) -> Tensor:
+    """``bn(conv(x))`` as one convolution: the frozen BatchNorm's affine folded into the weights.
+
+    Why: at full resolution the stem's frozen BatchNorm is two more passes over the largest map of the
+    network (a multiply, then an add, and their backward); folded, it costs a per-channel scale of a
+    3x3 kernel. Gradients still reach ``conv.weight`` (through the scale); the BN's buffers stay frozen.
+    """
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    bias = bn.bias - bn.running_mean * scale
+    if conv.bias is not None:
+        bias = bias + conv.bias * scale
+    return conv._conv_forward(x, conv.weight * scale.view(-1, 1, 1, 1), bias)
 
 
 def _apply_in_turn(modules: list[nn.Module], x: Tensor) -> Tensor:
