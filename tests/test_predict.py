@@ -30,7 +30,7 @@ def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] |
             "description": "untrained weights for tests"}  # fmt: skip
     return save_checkpoint(path, {
         "model_args": model.model_args, "model": model.state_dict(), "theme_names": themes, "num_bins": 10,
-        "data": data, "config": {"canvas": CANVAS, "transform": "full"},
+        "data": data, "config": {"canvas": CANVAS, "transform": "full"}, "canvas": CANVAS, "transform": "full",
         "metrics": {"val": {"emd1": torch.tensor(0.25), "srcc_mean": 0.5}},
     })  # fmt: skip
 

@@ -48,7 +48,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from workbench.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from workbench.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from workbench.config import RESUMABLE_CHANGES, TrainConfig, data_description, prepare_table
 from workbench.curves import figure_png, plot_history
 from workbench.data.augment import transform_canvas
@@ -521,8 +521,9 @@ class Trainer:
             dist.all_gather_object(states, rng_state(self.device))
             self.rank_rng = states
 
-    def checkpoint_payload(self) -> dict[str, Any]:
-        """Everything to rebuild the model and to resume exactly (plain types and tensors only)."""
+    def checkpoint_payload(self) -> Checkpoint:
+        """Everything to rebuild the model and to resume exactly (plain types and tensors only; the keys
+        and their meaning: ``workbench.checkpoints.Checkpoint``)."""
         totals = dict(self.totals)
         totals["loss_sum"] = float(totals["loss_sum"])
         rng = rng_state(self.device)
@@ -551,7 +552,10 @@ class Trainer:
 
     def load_state(self, payload: dict[str, Any], path: Path) -> None:
         """Continue from a checkpoint: model, optimizer, schedule, RNG, epoch and step, history."""
-        saved_world = int(payload.get("progress", {}).get("world_size", 1))
+        missing = [key for key in ("optimizer", "scheduler", "rng", "progress", "epoch", "step") if key not in payload]
+        if missing:
+            raise CheckpointError(f"{path}: holds no training state ({', '.join(missing)}; an exported checkpoint?); resume from a run's last.pt")
+        saved_world = int(payload["progress"].get("world_size", 1))
         if payload["step"] and saved_world != self.world.size:
             raise CheckpointError(
                 f"{path}: saved mid-epoch by {saved_world} process(es); resume it with the same number "
@@ -566,12 +570,12 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f"{path}: cannot resume from this checkpoint: {error}") from None
         self.epoch, self.step = int(payload["epoch"]), int(payload["step"])
-        self.history = [dict(row) for row in payload.get("history", [])]
-        self.metrics = dict(payload.get("metrics") or {})
-        progress = dict(payload.get("progress") or {})
+        self.history = [dict(row) for row in payload["history"]]
+        self.metrics = dict(payload["metrics"])
+        progress = dict(payload["progress"])
         self.best_val_emd1 = float(progress.get("best_val_emd1", math.inf))
         self.totals = {key: progress.get(key, value) for key, value in self._zero_totals().items()}
-        rng = payload.get("rng") or {}
+        rng = payload["rng"]
         ranks = rng.get("ranks")
         set_rng_state(ranks[self.world.rank] if ranks and len(ranks) == self.world.size else rng, self.device)
 
@@ -647,7 +651,7 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no checkpoint to resume from (train without resume to start a new run)")
         payload = load_checkpoint(path)
-        _check_resumable(dict(payload.get("config") or {}), config, path)
+        _check_resumable(payload["config"], config, path)
     elif world.is_main and (out_dir / "last.pt").is_file():
         print(f"note: {out_dir} holds an earlier run; its checkpoints will be overwritten (resume=True continues it)", file=sys.stderr)
 

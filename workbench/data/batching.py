@@ -95,6 +95,17 @@ def padded_fraction(sizes, canvas_hw: tuple[int, int]) -> float:
     return 1.0 - photo_pixels / (len(sizes) * canvas_hw[0] * canvas_hw[1])
 
 
+def shape_order(sizes) -> np.ndarray:
+    """Indices that sort photos of ``sizes`` ([N, 2] (h, w)) by orientation, then area, so that neighbours
+    share both height and width and padding them together wastes little (every shape-grouped batch uses it).
+
+    Aspect ratios are binned (log, 1/8 steps); unknown sizes (0) count as 1 px.
+    """
+    sizes = np.maximum(np.asarray(sizes, dtype=np.float64).reshape(-1, 2), 1.0)
+    heights, widths = sizes[:, 0], sizes[:, 1]
+    return np.lexsort((heights * widths, np.round(np.log(heights / widths) * 8)))
+
+
 def _round_up(value: int, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 
@@ -140,15 +151,11 @@ class ShapeGroupedBatchSampler(Sampler[list[int]]):
         """The whole epoch's batches, before the split across ranks."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(self.sizes)) if self.shuffle else np.arange(len(self.sizes))
-        heights, widths = self.sizes[:, 0], self.sizes[:, 1]
         pool = self.batch_size * self.pool_batches
         batches: list[list[int]] = []
         for start in range(0, len(order), pool):
             chunk = order[start : start + pool]
-            # Sort by aspect ratio (log), then by area: neighbours then share both height and width.
-            aspect_bin = np.round(np.log(heights[chunk] / widths[chunk]) * 8)
-            area = heights[chunk] * widths[chunk]
-            chunk = chunk[np.lexsort((area, aspect_bin))]
+            chunk = chunk[shape_order(self.sizes[chunk])]
             for b in range(0, len(chunk), self.batch_size):
                 batch = chunk[b : b + self.batch_size].tolist()
                 if len(batch) == self.batch_size or not self.drop_last:

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from workbench.data.augment import TRANSFORMS, test_samples, train_sample
 from workbench.data.batching import MIN_SIDE, PaddedBatch, pad_batch, to_normalized_tensor
-from workbench.data.images import ImageError, load_image
+from workbench.data.images import ImageError, header_size, load_image
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ PHOTONET_NUM_BINS = 7
 PHOTONET_SPLIT_SIZES = (14800, 666, 1200)  # train, val, test (the paper: 14,800 train, 1,200 test, 666 validation)
 AVA_COLUMNS = ["index", "image_id", *[f"v{k}" for k in range(1, 11)], "tag1", "tag2", "challenge_id"]
 TANET_HEADER = ["image_id", *[f"score{k}" for k in range(2, 12)], "tag1", "tag2", "tag3"]
-_EXIF_ORIENTATION = 0x0112
 _VOTE_COLUMN = re.compile(r"v(\d+)")
 
 
@@ -646,24 +645,12 @@ def read_csv_folder(root: PathLike, seed: int = 0) -> pd.DataFrame:
 # Image headers
 
 
-def _header_size(path: str) -> tuple[int, int]:
-    """(h, w) of a photo as displayed (EXIF orientation 5-8 swaps the sides), from its header; (0, 0) if unreadable."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if image.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8):
-                width, height = height, width
-            return int(height), int(width)
-    except Exception:  # any unreadable file is reported as (0, 0), never raised
-        return 0, 0
-
-
 def _header_sizes(paths: Sequence[str], num_threads: int = 8) -> np.ndarray:
     if len(paths) < 64:
-        sizes = [_header_size(p) for p in paths]
+        sizes = [header_size(p) for p in paths]
     else:
         with ThreadPoolExecutor(num_threads) as pool:
-            sizes = list(pool.map(_header_size, paths, chunksize=64))
+            sizes = list(pool.map(header_size, paths, chunksize=64))
     return np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
 
 
@@ -787,7 +774,9 @@ class AestheticDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _load(self, index: int) -> Image.Image | None:
+    def load_photo(self, index: int) -> Image.Image | None:
+        """Photo ``index`` as RGB fitted within the canvas, or None (with a warning naming it) when it is
+        missing or corrupt: what every view of it starts from."""
         try:
             return load_image(self.paths[index], max_side=self.canvas)
         except ImageError as error:
@@ -795,7 +784,7 @@ class AestheticDataset(Dataset):
             return None
 
     def __getitem__(self, index: int) -> dict[str, Any] | None:
-        image = self._load(index)
+        image = self.load_photo(index)
         if image is None:
             return None
         if self.train:
@@ -817,7 +806,7 @@ class AestheticDataset(Dataset):
     def test_items(self, index: int, tta: bool, rng: np.random.Generator | None = None) -> list[torch.Tensor] | None:
         """Normalised views Tensor[3, h, w] of photo ``index`` for test-time averaging (six views, or 20
         random views for ``resize``/``crop``; one view without ``tta``); None if the photo is missing or corrupt."""
-        image = self._load(index)
+        image = self.load_photo(index)
         if image is None:
             return None
         views = test_samples(image, self.transform, tta=tta, rng=rng, canvas=self.canvas)
