@@ -19,8 +19,9 @@ import torch.distributed as dist
 from torch import nn
 
 from workbench.checkpoints import load_checkpoint, model_from_checkpoint
-from workbench.config import TrainConfig, prepare_table
+from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
+from workbench.data.prepare import prepare_table
 from workbench.inference import TestViews, shape_sorted_batches, view_features
 from workbench.metrics import evaluate, results_table
 from workbench.model.heads import NO_THEME

@@ -49,11 +49,12 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from workbench.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from workbench.config import RESUMABLE_CHANGES, TrainConfig, data_description, prepare_table
+from workbench.config import RESUMABLE_CHANGES, TrainConfig
 from workbench.curves import figure_png, plot_history
 from workbench.data.augment import transform_canvas
 from workbench.data.batching import MIN_SIDE, ShapeGroupedBatchSampler, pad_batch
 from workbench.data.datasets import AestheticDataset, collate_padded
+from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model
 from workbench.head_stage import dataset_themes, extract_features, fit_head
 from workbench.losses import emd_loss
