@@ -514,6 +514,7 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] | None = None) ->
         raise ValueError(f"rows lack the metric columns {missing}")
     grouped = rows.groupby("model", sort=False)
     counts = grouped.size()
+    # A t interval, not a bootstrap: 3-5 seeds are too few to resample.
     t_quantile = pd.Series(stats.t.ppf(0.975, np.maximum(counts - 1, 1)), index=counts.index).where(counts > 1)
     columns = {}
     for metric in metrics:

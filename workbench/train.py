@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import math
 import os
 import signal
@@ -37,7 +36,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,14 +44,15 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from workbench.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from workbench.config import RESUMABLE_CHANGES, TrainConfig
 from workbench.curves import figure_png, plot_history
 from workbench.data.augment import transform_canvas
-from workbench.data.batching import MIN_SIDE, ShapeGroupedBatchSampler, pad_batch
+from workbench.data.batching import MIN_SIDE, ResumedBatchSampler, ShapeGroupedBatchSampler, pad_batch
+from workbench.data.batching import EpochBatchSampler  # noqa: F401 - moved to data.batching; re-exported where tests import it
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model
@@ -71,42 +71,6 @@ HEAD_STAGE, END_TO_END = "head", "end_to_end"  # a history row's stage (head_sta
 
 # --------------------------------------------------------------------------------------------------
 # Batches
-
-
-class EpochBatchSampler(Sampler[list[int]]):
-    """Shuffled batches by (seed, epoch), split across ranks like ``ShapeGroupedBatchSampler``."""
-
-    def __init__(self, count: int, batch_size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0):
-        self.count, self.batch_size, self.seed = count, batch_size, seed
-        self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
-        batches = [order[i : i + self.batch_size].tolist() for i in range(0, self.count, self.batch_size)]
-        if self.num_replicas > 1 and batches:
-            per_rank = math.ceil(len(batches) / self.num_replicas)
-            batches = (batches * self.num_replicas)[: per_rank * self.num_replicas][self.rank :: self.num_replicas]
-        return iter(batches)
-
-    def __len__(self) -> int:
-        return math.ceil(math.ceil(self.count / self.batch_size) / self.num_replicas)
-
-
-class _Resumed(Sampler[list[int]]):
-    """A batch sampler without its first ``skip`` batches (done before a resume) and cut at ``limit``."""
-
-    def __init__(self, batch_sampler: Sampler, skip: int = 0, limit: int | None = None):
-        self.batch_sampler, self.skip, self.limit = batch_sampler, skip, limit
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return itertools.islice(iter(self.batch_sampler), self.skip, self.limit)
-
-    def __len__(self) -> int:
-        total = len(self.batch_sampler) if self.limit is None else min(self.limit, len(self.batch_sampler))
-        return max(0, total - self.skip)
 
 
 def _collate(items: Sequence[dict | None], canvas: int | None) -> dict[str, Any]:
@@ -408,7 +372,7 @@ class Trainer:
         self.train_set.set_epoch(self.epoch)
         self.batch_sampler.set_epoch(self.epoch)
         return DataLoader(
-            self.train_set, batch_sampler=_Resumed(self.batch_sampler, self.step, self.config.max_steps_per_epoch),
+            self.train_set, batch_sampler=ResumedBatchSampler(self.batch_sampler, self.step, self.config.max_steps_per_epoch),
             collate_fn=self.collate, num_workers=self.num_workers, pin_memory=self.options.pin_memory,
             # Seeds the workers (their base seed); never the global RNG, which dropout layers use.
             generator=torch.Generator().manual_seed(_seed_of(self.config.seed, self.epoch, 1)),
