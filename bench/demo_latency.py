@@ -52,7 +52,7 @@ def untrained_checkpoint(folder: Path) -> Path:
     model = build_model("compact", num_bins=10, num_themes=len(names), roi_size=146)
     payload = {
         "model_args": model.model_args, "model": model.state_dict(), "theme_names": names, "num_bins": 10,
-        "canvas": 800, "config": {"canvas": 800},
+        "canvas": 800, "transform": "full", "config": {"canvas": 800},
         "data": {"name": "bench (untrained)", "description": "random weights, for latency only",
                  "synthetic": True, "untrained": True},
     }  # fmt: skip

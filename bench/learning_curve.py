@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from common import base_parser, print_header, print_ratio, print_table, write_json
-from workbench.config import TrainConfig, prepare_table
+from workbench.config import TrainConfig
+from workbench.data.prepare import prepare_table
 from workbench.data.datasets import AestheticDataset
 from workbench.head_stage import extract_features, fit_head
 from workbench.metrics import evaluate

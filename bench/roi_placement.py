@@ -19,7 +19,8 @@ import common  # noqa: F401  (puts the repository root on sys.path)
 import torch
 
 from common import base_parser, print_header, print_ratio, print_table, write_json
-from workbench.config import TrainConfig, prepare_table
+from workbench.config import TrainConfig
+from workbench.data.prepare import prepare_table
 from workbench.data.augment import transform_canvas
 from workbench.data.datasets import AestheticDataset
 from workbench.evaluation import evaluate_model

@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from test_train import tiny_config, write_tiny_folder
 from workbench.ablation import VARIANTS, add_prediction_spread, prediction_spread, run_ablation, summarize, variant_config
 from workbench.checkpoints import load_checkpoint
 
 
-def test_variants_change_only_what_the_paper_varies(tmp_path):
+def test_variants_change_only_what_the_paper_varies(tmp_path, tiny_config):
     base = tiny_config(tmp_path, tmp_path / "out")
     for name in VARIANTS:
         config = variant_config(base, name, seed=3, out_dir=tmp_path / "ablation")
@@ -25,7 +24,7 @@ def test_variants_change_only_what_the_paper_varies(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path):
+def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, tiny_config, write_tiny_folder):
     root = write_tiny_folder(tmp_path / "data", n_train=8, n_val=4, n_test=4)
     base = tiny_config(root, tmp_path / "unused", epochs=1, max_steps_per_epoch=2)
     out = tmp_path / "ablation"

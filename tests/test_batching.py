@@ -6,9 +6,13 @@ from PIL import Image
 
 from workbench.data.batching import (
     IMAGENET_MEAN,
+    EpochBatchSampler,
+    ResumedBatchSampler,
     ShapeGroupedBatchSampler,
     pad_batch,
     padded_fraction,
+    shape_order,
+    split_across_ranks,
     to_normalized_tensor,
 )
 
@@ -86,3 +90,42 @@ def test_distributed_ranks_split_the_same_batch_list():
     assert {tuple(b) for b in ranks[0]}.isdisjoint({tuple(b) for b in ranks[1]}) or len(ranks[0]) * 2 > 13
     with pytest.raises(ValueError, match="rank"):
         ShapeGroupedBatchSampler(sizes, 8, num_replicas=2, rank=2)
+
+
+def test_epoch_batch_sampler_splits_one_batch_list_across_ranks():
+    one = EpochBatchSampler(10, 3, seed=1)
+    one.set_epoch(2)
+    ranks = [EpochBatchSampler(10, 3, seed=1, num_replicas=2, rank=r) for r in range(2)]
+    for sampler in ranks:
+        sampler.set_epoch(2)
+    batches = list(one)
+    # The batch order runs resume exactly: numpy's permutation by (seed, epoch), cut in order.
+    order = np.random.default_rng([1, 2]).permutation(10)
+    assert batches == [order[i : i + 3].tolist() for i in range(0, 10, 3)]
+    assert list(ranks[0]) == batches[0::2] and list(ranks[1]) == batches[1::2]
+    assert len(ranks[0]) == len(list(ranks[0])) == 2
+    one.set_epoch(3)
+    assert list(one) != batches
+
+
+def test_ranks_get_equal_shares_padded_by_repetition():
+    batches = [[0], [1], [2], [3], [4]]
+    assert split_across_ranks(batches, 2, 0) == [[0], [2], [4]]
+    assert split_across_ranks(batches, 2, 1) == [[1], [3], [0]]  # the list wrapped: same step count
+    assert split_across_ranks(batches, 1, 0) == batches and split_across_ranks([], 4, 3) == []
+
+
+def test_a_resumed_sampler_skips_the_batches_done_and_stops_at_the_limit():
+    sampler = EpochBatchSampler(20, 4, seed=0)
+    batches = list(sampler)
+    assert list(ResumedBatchSampler(sampler, skip=2)) == batches[2:] and len(ResumedBatchSampler(sampler, skip=2)) == 3
+    assert list(ResumedBatchSampler(sampler, skip=1, limit=3)) == batches[1:3] and len(ResumedBatchSampler(sampler, 1, 3)) == 2
+    assert len(ResumedBatchSampler(sampler, skip=7)) == 0
+
+
+def test_shape_order_groups_orientation_then_area():
+    sizes = np.array([[300, 400], [400, 300], [600, 800], [0, 0], [150, 200]])
+    order = shape_order(sizes)
+    aspect = np.round(np.log(np.maximum(sizes[:, 0], 1) / np.maximum(sizes[:, 1], 1)) * 8)
+    assert order.tolist() == np.lexsort((np.maximum(sizes, 1).prod(axis=1), aspect)).tolist()
+    assert order.tolist() == [4, 0, 2, 3, 1]  # landscape by area, the unknown (square) one, then portrait

@@ -21,6 +21,8 @@ def make_payload(seed: int = 0) -> dict:
         "model": model.state_dict(),
         "theme_names": THEMES,
         "num_bins": 10,
+        "canvas": 800,
+        "transform": "full",
         "data": {"name": "tiny", "description": "", "synthetic": True, "root": "/data"},
         "config": {"epochs": 1, "limit_images": None},
         "metrics": {"emd1": 0.05},
@@ -139,3 +141,72 @@ def test_half_precision_weights_load_back_within_the_tolerance_or_are_refused(tm
     assert all(p.dtype == torch.float32 for p in model.parameters())  # cast back on load
     with pytest.raises(ValueError, match="float16 weights move the predictions"):
         checkpoints.half_precision_weights(payload, tolerance=0.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# The schema: one writer, one reader, older formats migrated on read
+
+
+def version_1_file(path, **payload) -> None:
+    """What save_checkpoint wrote before format 2: format_version 1, ``canvas`` / ``transform`` optional."""
+    body = {key: value for key, value in make_payload().items() if key not in ("canvas", "transform")}
+    torch.save({"format": checkpoints.FORMAT, "format_version": 1, "code_version": "0.1.0+old", **body, **payload}, path)
+
+
+@pytest.mark.parametrize(
+    "stored, canvas, transform",
+    [
+        ({"config": {"canvas": 256, "transform": "full"}}, 256, "full"),  # the test fixtures' shape
+        ({"config": {"canvas": 800, "transform": "resize"}}, 299, "resize"),  # a baseline: as training derives it
+        ({"config": {"canvas": 800, "transform": "crop"}, "canvas": 299, "transform": "crop"}, 299, "crop"),  # train's
+        ({"config": None, "data": None, "metrics": None}, 800, "full"),  # nothing said: the paper's canvas
+    ],
+)
+def test_version_1_files_are_migrated_on_read(tmp_path, stored, canvas, transform):
+    version_1_file(tmp_path / "old.pt", **stored)
+    payload = load_checkpoint(tmp_path / "old.pt")
+    assert payload["format_version"] == checkpoints.FORMAT_VERSION == 2
+    assert (payload["canvas"], payload["transform"]) == (canvas, transform)
+    assert isinstance(payload["config"], dict) and isinstance(payload["data"], dict) and isinstance(payload["metrics"], dict)
+    assert payload["code_version"] == "0.1.0+old" and payload["epoch"] == 1  # the rest as stored
+    model_from_checkpoint(payload)
+
+
+def test_the_shipped_demo_checkpoint_is_a_version_1_file_that_loads(tmp_path):
+    path = checkpoints.Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
+    assert torch.load(path, weights_only=True)["format_version"] == 1
+    payload = load_checkpoint(path)
+    assert payload["format_version"] == 2 and payload["canvas"] == 800 and payload["transform"] == "full"
+    assert set(payload) <= set(checkpoints.KEY_ROLES)  # every key it holds is documented
+    # Saved again it is a version-2 file with the same keys.
+    again = load_checkpoint(save_checkpoint(tmp_path / "demo.pt", checkpoints.inference_payload(payload)))
+    assert set(again) == set(payload) - {"step"} and all(torch.equal(again["model"][key], value) for key, value in payload["model"].items())
+
+
+def test_newer_or_malformed_versions_are_refused(tmp_path):
+    for version, message in ((3, "newer than this workbench"), ("2", "format_version must be"), (0, "format_version must be")):
+        torch.save({**make_payload(), "format": checkpoints.FORMAT, "format_version": version}, tmp_path / "odd.pt")
+        with pytest.raises(CheckpointError, match=message):
+            load_checkpoint(tmp_path / "odd.pt")
+
+
+def test_the_writer_refuses_keys_the_schema_does_not_document(tmp_path):
+    with pytest.raises(ValueError, match="unknown: best_epoch"):
+        save_checkpoint(tmp_path / "x.pt", {**make_payload(), "best_epoch": 3})
+    without = {key: value for key, value in make_payload().items() if key != "canvas"}
+    with pytest.raises(ValueError, match="missing: canvas"):
+        save_checkpoint(tmp_path / "x.pt", without)
+    with pytest.raises(ValueError, match="transform must be one of"):
+        save_checkpoint(tmp_path / "x.pt", {**make_payload(), "transform": "pad"})
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_every_key_has_a_role_and_export_keeps_the_inference_ones(tmp_path):
+    assert set(checkpoints.KEY_ROLES.values()) == {checkpoints.MODEL, checkpoints.CARD, checkpoints.RESUME}
+    assert {key for key, role in checkpoints.KEY_ROLES.items() if role == checkpoints.RESUME} == {
+        "step", "optimizer", "scheduler", "scaler", "rng", "progress"}  # fmt: skip
+    assert set(checkpoints.REQUIRED_KEYS) <= set(checkpoints.INFERENCE_KEYS)
+    payload = load_checkpoint(save_checkpoint(tmp_path / "last.pt", {**make_payload(), "optimizer": {}, "progress": {}}))
+    exported = checkpoints.inference_payload(payload)
+    assert set(exported) == set(payload) - {"step", "optimizer", "rng", "progress"}
+    assert exported["metrics"] == {"emd1": 0.05} and exported["canvas"] == 800

@@ -2,13 +2,12 @@
 import numpy as np
 import pytest
 
-from test_predict import make_tiny_checkpoint
 from workbench.counterfactual import attribute_response, response_summary
 from workbench.data.synth import distribution_moments, expected_distribution, generate_image
 from workbench.predict import Predictor
 
 
-def test_grain_moves_the_truth_under_film_grain_and_each_view_is_reported(tmp_path):
+def test_grain_moves_the_truth_under_film_grain_and_each_view_is_reported(tmp_path, make_tiny_checkpoint):
     predictor = Predictor.from_checkpoint(make_tiny_checkpoint(tmp_path / "tiny.pt"))
     response = attribute_response(predictor, [3, 7], "grain", values=(0.0, 1.0), theme="Film Grain", views=("full", "resize"))
     assert len(response) == 4 and set(response.columns) >= {"index", "value", "true_mean", "full_mean", "resize_mean"}

@@ -1,44 +1,21 @@
 """Predictor: loading a checkpoint, photos of mixed sizes, views, TTA, themes and cached features."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from workbench.checkpoints import save_checkpoint
 from workbench.data.augment import SIX_VIEWS, TRANSFORMS
 from workbench.data.images import fit_within
 from workbench.data.synth import theme_names
-from workbench.model import build_model
 from workbench.predict import NO_THEME_NAME, Features, Predictor, summarize
 
-CANVAS = 256  # small canvas: fast on CPU, and photos above it exercise the downscaling
+# The shared helpers live in conftest.py; imported here by name because test_app.py and test_browser.py
+# import them from this module.
+from conftest import CANVAS, make_tiny_checkpoint, photo  # noqa: E402,F401
+
 SIZES = [(200, 120), (90, 300), (256, 256), (64, 400)]  # (w, h); the last one exceeds the canvas
-
-
-def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] | None = None) -> Path:
-    """An untrained compact checkpoint (~130k parameters) whose themes visibly move the prediction."""
-    themes = theme_names() if themes is None else themes
-    torch.manual_seed(0)
-    model = build_model("compact", num_bins=10, num_themes=len(themes), roi_size=32, width=8, theme_dim=32, hidden_dim=64)
-    with torch.no_grad():  # random weights give near-uniform outputs; spread them so themes show
-        model.theme_branch.embedding.weight.normal_(0.0, 2.0)
-        model.head.layers[-1].weight.mul_(4.0)
-    data = {"name": "workbench-synthetic-themes" if synthetic else "ava", "synthetic": synthetic, "untrained": True,
-            "description": "untrained weights for tests"}  # fmt: skip
-    return save_checkpoint(path, {
-        "model_args": model.model_args, "model": model.state_dict(), "theme_names": themes, "num_bins": 10,
-        "data": data, "config": {"canvas": CANVAS, "transform": "full"},
-        "metrics": {"val": {"emd1": torch.tensor(0.25), "srcc_mean": 0.5}},
-    })  # fmt: skip
-
-
-def photo(w: int, h: int, seed: int = 0, mode: str = "RGB") -> Image.Image:
-    rng = np.random.default_rng(seed)
-    image = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-    return image if mode == "RGB" else image.convert(mode)
 
 
 @pytest.fixture(scope="module")

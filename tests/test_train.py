@@ -1,6 +1,5 @@
 """Training: a notebook-style run, exact kill-and-resume, interrupts, DDP with gloo, config handling."""
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -9,62 +8,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
 from workbench.data.datasets import AestheticDataset
 from workbench.losses import emd_loss
-from workbench.config import TrainConfig, prepare_table
+from workbench.config import prepare_table
 from workbench.curves import plot_history
 from workbench.evaluation import evaluate_checkpoint, evaluate_model
-from workbench.train import EpochBatchSampler, Hook, LivePlotHook, train
+from workbench.train import Hook, LivePlotHook, train
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = [(48, 64), (64, 48), (80, 80), (40, 96), (96, 56), (56, 72)]  # (h, w): several shapes and orientations
-THEMES = ["Alpha", "Beta", "Gamma"]
-
-
-def write_tiny_folder(root: Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = 0) -> Path:
-    """A dataset folder in the generic CSV format whose score follows the photo's brightness (learnable)."""
-    rng = np.random.default_rng(seed)
-    (root / "images").mkdir(parents=True)
-    rows = []
-    splits = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
-    for index, split in enumerate(splits):
-        h, w = SIZES[index % len(SIZES)]
-        brightness = rng.uniform(0.1, 0.9)
-        pixels = np.clip(brightness + rng.normal(0, 0.05, (h, w, 3)), 0, 1)
-        name = f"images/{index:03d}.png"
-        Image.fromarray((pixels * 255).astype(np.uint8)).save(root / name)
-        mean = 2 + 6 * brightness
-        votes = np.exp(-0.5 * ((np.arange(1, 11) - mean) / 1.3) ** 2)
-        votes = np.round(100 * votes / votes.sum()).astype(int)
-        rows.append({"image": name, "split": split, "theme": THEMES[index % 3], **{f"v{k}": votes[k - 1] for k in range(1, 11)},
-                     "width": w, "height": h})  # fmt: skip
-    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
-    (root / "themes.txt").write_text("\n".join(THEMES) + "\n")
-    (root / "dataset.json").write_text(json.dumps({"name": "tiny", "description": "test photos", "synthetic": True}))
-    return root
-
-
-def tiny_config(root: Path, out_dir: Path, **overrides) -> TrainConfig:
-    values = dict(
-        data_root=str(root), out_dir=str(out_dir), backbone="compact", pretrained=False, freeze_bn=False,
-        roi_size=32, canvas=128, epochs=2, batch_size=4, lr_backbone=0.01, lr_head=0.1, num_workers=0,
-        device="cpu", amp=False,
-    )  # fmt: skip
-    values.update(overrides)
-    return TrainConfig(**values)
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory) -> Path:
-    return write_tiny_folder(tmp_path_factory.mktemp("tiny"))
-
-
 def subprocess_env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
@@ -76,7 +31,7 @@ def train_command(config_path: Path, *extra: str) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_training_from_a_function_call_learns_and_writes_checkpoints(tiny_root, tmp_path):
+def test_training_from_a_function_call_learns_and_writes_checkpoints(tiny_root, tmp_path, tiny_config, tiny_themes):
     seen_steps = []
 
     class Count(Hook):
@@ -97,7 +52,7 @@ def test_training_from_a_function_call_learns_and_writes_checkpoints(tiny_root, 
     assert (payload["epoch"], payload["step"]) == (2, 0)
     assert [row["epoch"] for row in payload["history"]] == [1, 2]
     assert payload["data"] == {"name": "tiny", "description": "test photos", "synthetic": True, "root": str(tiny_root)}
-    assert payload["theme_names"] == THEMES and payload["num_bins"] == 10
+    assert payload["theme_names"] == tiny_themes and payload["num_bins"] == 10
     assert payload["canvas"] == 128 and payload["transform"] == "full"
     assert payload["config"]["backbone"] == "compact" and isinstance(payload["rng"]["torch"], torch.Tensor)
     assert [group["lr"] for group in payload["optimizer"]["param_groups"]] == [0.01, 0.1]
@@ -133,7 +88,7 @@ class Capture(Hook):
 
 
 @pytest.mark.slow
-def test_the_gpu_options_run_on_cpu_amp_channels_last_compile_and_resume(tiny_root, tmp_path):
+def test_the_gpu_options_run_on_cpu_amp_channels_last_compile_and_resume(tiny_root, tmp_path, tiny_config):
     """The code CUDA runs by default (autocast, channels_last, torch.compile of the body), run on CPU."""
     plain = train(tiny_config(tiny_root, tmp_path / "plain", epochs=1), progress=False)
     capture = Capture()
@@ -155,7 +110,7 @@ def test_the_gpu_options_run_on_cpu_amp_channels_last_compile_and_resume(tiny_ro
     assert np.isfinite(evaluate_checkpoint(resumed.checkpoint, split="val", device="cpu")["emd1"])
 
 
-def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, tmp_path, monkeypatch):
+def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, tmp_path, monkeypatch, tiny_config):
     import workbench.train as train_module
 
     calls = []
@@ -174,7 +129,7 @@ def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, 
     assert all(torch.isfinite(value).all() for value in payload["model"].values() if value.is_floating_point())
 
 
-def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path):
+def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path, tiny_config):
     config = tiny_config(tiny_root, tmp_path / "unused", epochs=3, theme_dropout=0.3, save_every_steps=1)
     config_path = tmp_path / "config.yaml"
     config.to_yaml(config_path)
@@ -218,7 +173,7 @@ def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path):
             assert row_a[key] == row_b[key] or (np.isnan(row_a[key]) and np.isnan(row_b[key])), key
 
 
-def test_sigterm_saves_the_current_step_and_exits(tiny_root, tmp_path):
+def test_sigterm_saves_the_current_step_and_exits(tiny_root, tmp_path, tiny_config):
     config_path = tmp_path / "config.yaml"
     tiny_config(tiny_root, tmp_path / "run", epochs=30, save_every_steps=1).to_yaml(config_path)
     process = subprocess.Popen(train_command(config_path), env=subprocess_env(), stdout=subprocess.DEVNULL,
@@ -242,7 +197,7 @@ def test_sigterm_saves_the_current_step_and_exits(tiny_root, tmp_path):
     assert payload["progress"]["images"] == 4 * payload["step"]
 
 
-def test_ctrl_c_saves_after_the_current_step_then_raises(tiny_root, tmp_path):
+def test_ctrl_c_saves_after_the_current_step_then_raises(tiny_root, tmp_path, tiny_config):
     class Interrupt(Hook):
         def after_step(self, trainer):
             if trainer.step == 3:
@@ -257,7 +212,7 @@ def test_ctrl_c_saves_after_the_current_step_then_raises(tiny_root, tmp_path):
     assert payload["progress"]["images"] == 12
 
 
-def test_resume_refuses_different_settings_and_missing_checkpoints(tiny_root, tmp_path):
+def test_resume_refuses_different_settings_and_missing_checkpoints(tiny_root, tmp_path, tiny_config):
     config = tiny_config(tiny_root, tmp_path / "run", epochs=1, max_steps_per_epoch=1)
     train(config, progress=False)
     changed = tiny_config(tiny_root, tmp_path / "run", epochs=2, max_steps_per_epoch=1, lr_head=0.5)
@@ -270,7 +225,7 @@ def test_resume_refuses_different_settings_and_missing_checkpoints(tiny_root, tm
     assert list(longer.history["epoch"]) == [1, 2]
 
 
-def test_a_model_without_themes_saves_no_theme_names_and_evaluates(tiny_root, tmp_path):
+def test_a_model_without_themes_saves_no_theme_names_and_evaluates(tiny_root, tmp_path, tiny_config):
     result = train(tiny_config(tiny_root, tmp_path / "run", epochs=1, max_steps_per_epoch=2, use_theme=False), progress=False)
     payload = load_checkpoint(result.checkpoint)
     assert payload["theme_names"] == [] and model_from_checkpoint(payload).num_themes == 0
@@ -278,7 +233,7 @@ def test_a_model_without_themes_saves_no_theme_names_and_evaluates(tiny_root, tm
 
 
 @pytest.mark.parametrize("batch_size", [4, 1])  # 1: a whole batch fails
-def test_photos_that_fail_to_load_are_counted_not_fatal(tmp_path, batch_size):
+def test_photos_that_fail_to_load_are_counted_not_fatal(tmp_path, batch_size, tiny_config, write_tiny_folder):
     root = write_tiny_folder(tmp_path / "data", n_train=8, n_val=2, n_test=2)
     (root / "images" / "001.png").write_bytes(b"not a photo")  # found by check_images: dropped up front
     (root / "images" / "002.png").unlink()
@@ -298,7 +253,7 @@ def test_photos_that_fail_to_load_are_counted_not_fatal(tmp_path, batch_size):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("accelerated", [False, True], ids=["float32", "amp-channels_last-compile"])
-def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path, accelerated):
+def test_ddp_with_two_processes_splits_the_batches(tiny_root, tmp_path, accelerated, tiny_config):
     config_path = tmp_path / "config.yaml"
     gpu_options = dict(accelerate_on_cpu=True, amp=True, compile=True) if accelerated else {}  # what a multi-GPU run uses
     tiny_config(tiny_root, tmp_path / "run", epochs=1, shape_grouped=True, **gpu_options).to_yaml(config_path)
@@ -345,21 +300,7 @@ def test_live_plot_shows_png_curves_and_updates_them_in_place(monkeypatch):
     assert shown[0][1].data != shown[1][1].data
 
 
-def test_epoch_batch_sampler_splits_one_batch_list_across_ranks():
-    one = EpochBatchSampler(10, 3, seed=1)
-    one.set_epoch(2)
-    ranks = [EpochBatchSampler(10, 3, seed=1, num_replicas=2, rank=r) for r in range(2)]
-    for sampler in ranks:
-        sampler.set_epoch(2)
-    batches = list(one)
-    assert sorted(i for b in batches for i in b) == list(range(10))
-    assert list(ranks[0]) == batches[0::2] and list(ranks[1]) == batches[1::2]
-    assert len(ranks[0]) == len(list(ranks[0])) == 2
-    one.set_epoch(3)
-    assert list(one) != batches
-
-
-def test_the_head_stage_trains_only_the_head_on_cached_views_then_fine_tunes_and_resumes(tiny_root, tmp_path):
+def test_the_head_stage_trains_only_the_head_on_cached_views_then_fine_tunes_and_resumes(tiny_root, tmp_path, tiny_config):
     """head_epochs: the theme branch + head learn on cached features first (history row epoch 0,
     validated and saved), the backbone untouched; then end-to-end epochs; a resume skips the stage."""
     from workbench.head_stage import extract_features

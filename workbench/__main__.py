@@ -209,11 +209,11 @@ def _add_export(subparsers) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from workbench.checkpoints import load_checkpoint, model_from_checkpoint, save_checkpoint
+    from workbench.checkpoints import inference_payload, load_checkpoint, model_from_checkpoint, save_checkpoint
 
     payload = load_checkpoint(args.checkpoint)
     model_from_checkpoint(payload, args.checkpoint)  # refuse to export what would not load
-    kept = {key: value for key, value in payload.items() if key not in ("optimizer", "scheduler", "scaler", "rng", "progress", "format", "format_version", "code_version")}
+    kept = inference_payload(payload)
     if args.half:
         from workbench.checkpoints import half_precision_weights
 

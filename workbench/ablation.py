@@ -82,7 +82,7 @@ def run_ablation(
             metrics, pred, target = evaluate_checkpoint(
                 result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device, return_predictions=True
             )
-            data = load_checkpoint(result.checkpoint).get("data") or {}
+            data = load_checkpoint(result.checkpoint)["data"]
             row = {"variant": variant, "seed": seed, **metrics, **prediction_spread(pred, target),
                    "epochs": config.epochs, "head_epochs": config.head_epochs, "backbone": config.backbone,
                    "data": f"{data.get('name', '?')}{' (SYNTHETIC, not AVA)' if data.get('synthetic') else ''}",

@@ -17,16 +17,14 @@ are normalised). Nothing here plots; ``workbench.plots`` draws these results.
 from __future__ import annotations
 
 import math
-import os
-import re
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import signal, stats
 
-from workbench.data.datasets import NO_THEME, ava_table, read_ava_tanet_csv, read_jpgl
+from workbench.data.ava import real_ava_theme_split  # noqa: F401 - moved to the AVA reader; re-exported for notebooks
+from workbench.data.tables import NO_THEME, VOTE_COLUMN
 from workbench.metrics import (
     DISTANCE_NAMES,
     METRIC_NAMES,
@@ -37,9 +35,7 @@ from workbench.metrics import (
     score_values,
 )
 
-PathLike = str | os.PathLike
 DEFAULT_SHRINKAGE_GRID = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, math.inf)
-_VOTE_COLUMN = re.compile(r"v(\d+)")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -50,7 +46,7 @@ def vote_distributions(table: pd.DataFrame) -> np.ndarray:
     """The normalised vote distributions ``v1..vK`` of a label table -> float64[N, K] (rows sum to 1)."""
     num_bins = table.attrs.get("num_bins")
     if num_bins is None:
-        num_bins = sum(1 for column in table.columns if _VOTE_COLUMN.fullmatch(str(column)))
+        num_bins = sum(1 for column in table.columns if VOTE_COLUMN.fullmatch(str(column)))
     columns = [f"v{k}" for k in range(1, int(num_bins) + 1)]
     missing = [column for column in columns if column not in table.columns]
     if not columns or missing:
@@ -313,55 +309,6 @@ def theme_baseline_report(
 
 
 # --------------------------------------------------------------------------------------------------
-# Real AVA votes with themes
-
-
-def real_ava_theme_split(shared_ava_root: PathLike, seed: int = 0, val_fraction: float = 0.1) -> pd.DataFrame:
-    """The AVA photos whose votes and challenge (theme) are on disk, as a label table with a split.
-
-    Loads the TANet/ReLIC ``tanet/test.csv`` and ``tanet/val.csv`` (AVA.txt rows: vote counts and
-    challenge id) and ``challenges.txt`` under ``shared_ava_root``. These ~25.5k photos are a random
-    ~10% subset of AVA (the full AVA.txt is not available), not the standard split: ids in the
-    official ``generic_test.jpgl`` (~2k of them) are ``test``; the rest are ``train``, except
-    ``val_fraction`` of them held out as ``val`` at random by ``seed``. Their photos are not on disk
-    (``path`` points at ``images/<id>.jpg``, mostly absent). Nothing is dropped silently:
-    ``attrs["counts"]`` gives rows read per file, repeated ids kept once, rows with no votes, photos
-    without theme and photos per split.
-    """
-    root = Path(shared_ava_root)
-    files = {"tanet/test.csv": root / "tanet" / "test.csv", "tanet/val.csv": root / "tanet" / "val.csv"}
-    for required in (*files.values(), root / "challenges.txt", root / "aesthetics_image_lists" / "generic_test.jpgl"):
-        if not required.is_file():
-            raise FileNotFoundError(f"{required} does not exist; shared_ava_root must hold the AVA files of SOURCES.md")
-    parts = {name: read_ava_tanet_csv(path) for name, path in files.items()}
-    labels = pd.concat(list(parts.values()), ignore_index=True)
-    vote_columns = [f"v{k}" for k in range(1, 11)]
-    no_votes = labels[vote_columns].sum(axis=1).to_numpy() <= 0
-    if no_votes.any():  # a photo without votes has no distribution to learn or score
-        labels = labels[~no_votes].reset_index(drop=True)
-    test_ids = read_jpgl(root / "aesthetics_image_lists" / "generic_test.jpgl")
-    table = ava_table(labels, root / "challenges.txt", root / "images", test_list=test_ids,
-                      val_fraction=val_fraction, seed=seed)
-    splits = table["split"].value_counts()
-    table.attrs["name"] = "AVA (TANet subset)"
-    table.attrs["description"] = (
-        "AVA photos with votes and challenge ids from the TANet/ReLIC val.csv + test.csv (a random ~10% "
-        "subset of AVA, not the full set); test = those in the official generic_test list, the rest "
-        f"train with a {val_fraction:.0%} validation hold-out (seed {seed})."
-    )
-    table.attrs["counts"] = {
-        **{f"rows_{name}": int(len(frame)) for name, frame in parts.items()},
-        "repeated_ids_kept_once": int(table.attrs.get("dropped", {}).get("duplicate_id", 0)),
-        "rows_without_votes_dropped": int(no_votes.sum()),
-        "photos": int(len(table)),
-        "photos_without_theme": int(np.sum(table["theme_id"].to_numpy() == NO_THEME)),
-        "themes": int(table.loc[table["theme_id"] != NO_THEME, "theme_id"].nunique()),
-        **{split: int(splits.get(split, 0)) for split in ("train", "val", "test")},
-    }
-    return table
-
-
-# --------------------------------------------------------------------------------------------------
 # Failure analysis (Figs. 7 and 8)
 
 
@@ -567,6 +514,7 @@ def aggregate_seeds(rows: pd.DataFrame, metrics: Sequence[str] | None = None) ->
         raise ValueError(f"rows lack the metric columns {missing}")
     grouped = rows.groupby("model", sort=False)
     counts = grouped.size()
+    # A t interval, not a bootstrap: 3-5 seeds are too few to resample.
     t_quantile = pd.Series(stats.t.ppf(0.975, np.maximum(counts - 1, 1)), index=counts.index).where(counts > 1)
     columns = {}
     for metric in metrics:

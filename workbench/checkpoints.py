@@ -1,10 +1,11 @@
 """Checkpoint files: one self-describing file per save, written atomically, read with weights_only.
 
-A checkpoint is a dict of plain types and tensors (nanoGPT style, it rebuilds itself):
-``format``, ``format_version``, ``model_args`` (``build_model`` keyword arguments), ``model``
-(state dict), ``theme_names``, ``num_bins``, ``data`` (what it was trained on, with
-``synthetic: bool``), ``config`` (the training config as a dict), ``metrics``, ``history``,
-``code_version``, and for resuming ``epoch``, ``step``, ``optimizer``, ``scheduler``, ``rng``.
+A checkpoint is a dict of plain types and tensors (nanoGPT style, it rebuilds itself) whose keys are
+``Checkpoint``'s, each marked with its role: ``MODEL`` (rebuild the model and view photos as it was
+trained), ``CARD`` (what it says about itself) and ``RESUME`` (continue training). ``save_checkpoint``
+is the one writer (it checks the keys and stamps the format), ``load_checkpoint`` the one reader (it
+migrates older formats, so every reader sees the current one); ``inference_payload`` is what ``export``
+keeps.
 """
 from __future__ import annotations
 
@@ -12,17 +13,63 @@ import os
 import pickle
 import subprocess
 import tempfile
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NotRequired, Required, TypedDict
 
 import torch
 
 from workbench import __version__
+from workbench.data.augment import TRANSFORMS, transform_canvas
 from workbench.model import AestheticModel, build_model
 
 FORMAT = "workbench-checkpoint"
-FORMAT_VERSION = 1
-REQUIRED_KEYS = ("format", "format_version", "model_args", "model", "theme_names", "num_bins")
+FORMAT_VERSION = 2  # 1: canvas and transform optional (a reader fell back on the config); 2: required
+DEFAULT_CANVAS = 800  # the paper's canvas, for version-1 files whose config does not name one
+MODEL, CARD, RESUME = "model", "card", "resume"  # the roles of the keys (export keeps MODEL and CARD)
+
+
+class Checkpoint(TypedDict, total=False):
+    """The keys of a checkpoint file (format ``FORMAT_VERSION``), each ``Annotated`` with its role."""
+
+    format: Required[Annotated[str, MODEL]]  # always FORMAT ("workbench-checkpoint"); written by save_checkpoint
+    format_version: Required[Annotated[int, MODEL]]  # FORMAT_VERSION when written; older files are migrated on read
+    model_args: Required[Annotated[dict[str, Any], MODEL]]  # build_model's keyword arguments (model.model_args)
+    model: Required[Annotated[dict[str, torch.Tensor], MODEL]]  # the state dict (float32, or float16 from export --half)
+    theme_names: Required[Annotated[list[str], MODEL]]  # index = theme id; [] for a model without themes
+    num_bins: Required[Annotated[int, MODEL]]  # K, the score bins of the predicted distribution
+    canvas: Required[Annotated[int, MODEL]]  # side photos are fitted within: transform_canvas(transform, config canvas)
+    transform: Required[Annotated[str, MODEL]]  # the view it was trained on, one of data.augment.TRANSFORMS
+    code_version: NotRequired[Annotated[str, CARD]]  # workbench version + git commit of the code that wrote it
+    data: NotRequired[Annotated[dict[str, Any], CARD]]  # what it learnt from: name, description, synthetic (bool), root, untrained
+    config: NotRequired[Annotated[dict[str, Any], CARD]]  # the TrainConfig as a dict (the recipe); {} when unknown
+    metrics: NotRequired[Annotated[dict[str, Any], CARD]]  # the last validation metrics (metrics.evaluate's keys)
+    history: NotRequired[Annotated[list[dict[str, Any]], CARD]]  # one row per epoch (train.TrainResult.history)
+    epoch: NotRequired[Annotated[int, CARD]]  # epochs completed (0: the head stage only)
+    step: NotRequired[Annotated[int, RESUME]]  # steps done in the current epoch (0 at an epoch's end)
+    optimizer: NotRequired[Annotated[dict[str, Any], RESUME]]  # optimizer.state_dict()
+    scheduler: NotRequired[Annotated[dict[str, Any], RESUME]]  # the LR schedule's state_dict()
+    scaler: NotRequired[Annotated[dict[str, Any], RESUME]]  # the float16 GradScaler's state_dict() ({} when off)
+    rng: NotRequired[Annotated[dict[str, Any], RESUME]]  # RNG states (runtime.rng_state), "ranks": every rank's under DDP
+    progress: NotRequired[Annotated[dict[str, Any], RESUME]]  # the epoch's running totals, best_val_emd1, world_size
+
+
+def _schema() -> tuple[dict[str, str], tuple[str, ...]]:
+    """(key -> role, required keys) from ``Checkpoint``'s annotations (``__required_keys__`` cannot see
+    ``Required`` in the string annotations of ``from __future__ import annotations``)."""
+    roles, required = {}, []
+    for key, hint in typing.get_type_hints(Checkpoint, include_extras=True).items():
+        while typing.get_origin(hint) in (Required, NotRequired):
+            if typing.get_origin(hint) is Required:
+                required.append(key)
+            hint = typing.get_args(hint)[0]
+        roles[key] = hint.__metadata__[0]
+    return roles, tuple(required)
+
+
+KEY_ROLES, REQUIRED_KEYS = _schema()  # key -> MODEL | CARD | RESUME; the keys every file holds
+INFERENCE_KEYS = tuple(key for key, role in KEY_ROLES.items() if role != RESUME)  # what export keeps
+_CARD_DEFAULTS = {"data": dict, "config": dict, "metrics": dict, "history": list}  # filled on read when absent
 
 
 class CheckpointError(ValueError):
@@ -42,13 +89,25 @@ def code_version() -> str:
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` to ``path`` atomically: a temp file in the same folder, fsync, rename.
+    """Write ``payload`` (the keys of ``Checkpoint``; ``format``, ``format_version`` and ``code_version``
+    are stamped here) to ``path`` atomically: a temp file in the same folder, fsync, rename.
 
-    A run killed mid-save leaves the previous checkpoint intact.
+    ValueError for a key the schema does not know or a required one missing. A run killed mid-save
+    leaves the previous checkpoint intact.
     """
     path = Path(path)
+    payload = {**payload, "format": FORMAT, "format_version": FORMAT_VERSION, "code_version": code_version()}
+    unknown = sorted(set(payload) - set(KEY_ROLES))
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if unknown or missing:
+        raise ValueError(
+            f"{path}: a checkpoint holds the keys of workbench.checkpoints.Checkpoint; "
+            + "; ".join(part for part in (f"unknown: {', '.join(unknown)}" if unknown else "",
+                                          f"missing: {', '.join(missing)}" if missing else "") if part)
+        )  # fmt: skip
+    if payload["transform"] not in TRANSFORMS:
+        raise ValueError(f"{path}: transform must be one of {TRANSFORMS}, got {payload['transform']!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "code_version": code_version(), **payload}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -77,15 +136,37 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a workbench checkpoint (no format={FORMAT!r} field)")
+    version = payload.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path}: format_version must be an int >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format {version} is newer than this workbench ({FORMAT_VERSION}); upgrade workbench"
+        )
+    if version == 1:
+        payload = _migrate_v1(payload)
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
-    if payload["format_version"] > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format {payload['format_version']} is newer than this workbench "
-            f"({FORMAT_VERSION}); upgrade workbench"
-        )
+    for key, empty in _CARD_DEFAULTS.items():
+        if payload.get(key) is None:
+            payload[key] = empty()
     return payload
+
+
+def _migrate_v1(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 -> 2: ``canvas`` and ``transform`` from the training config where the file lacks them
+    (as training derives them: ``transform_canvas``); the other keys are unchanged."""
+    config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
+    transform = payload.get("transform") or config.get("transform") or "full"
+    canvas = payload.get("canvas") or transform_canvas(transform, int(config.get("canvas") or DEFAULT_CANVAS))
+    return {**payload, "format_version": FORMAT_VERSION, "transform": transform, "canvas": int(canvas)}
+
+
+def inference_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The keys a prediction needs or shows (roles ``MODEL`` and ``CARD``): a checkpoint without its
+    training state, what ``python -m workbench export`` writes."""
+    return {key: value for key, value in payload.items() if key in INFERENCE_KEYS}
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,7 +1,8 @@
 """Predicting a whole split (optionally averaging the test-time views) and scoring checkpoints.
 
-``evaluate_model`` batches photos of similar shape, runs each photo's views (one, or the six TTA
-views) and averages them; under DDP every rank predicts its share and the predictions are gathered.
+``evaluate_model`` runs a dataset's photos through ``workbench.inference`` (the same views, shape-sorted
+batches and backbone as ``Predictor``), applies the head under each photo's theme and averages each
+photo's views; under DDP every rank predicts its share and the predictions are gathered.
 ``evaluate_checkpoint`` rebuilds a checkpoint's model and data and returns ``metrics.evaluate``;
 ``checkpoint_results_table`` lays several out like the paper's Tables I-II.
 """
@@ -16,53 +17,15 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from workbench.checkpoints import load_checkpoint, model_from_checkpoint
-from workbench.config import TrainConfig, prepare_table
-from workbench.data.augment import transform_canvas
-from workbench.data.batching import pad_batch
+from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
+from workbench.data.prepare import prepare_table
+from workbench.inference import TestViews, shape_sorted_batches, view_features
 from workbench.metrics import evaluate, results_table
 from workbench.model.heads import NO_THEME
-from workbench.runtime import DeviceOptions, device_options, ignore_stop_signals, is_distributed, resolve_device
-
-
-class _TestViews(Dataset):
-    """Each photo's test views (one, or the TTA views) with its target, theme and index."""
-
-    def __init__(self, dataset: AestheticDataset, tta: bool):
-        self.dataset, self.tta = dataset, tta
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> dict[str, Any] | None:
-        views = self.dataset.test_items(index, tta=self.tta)
-        if views is None:
-            return None
-        return {"views": views, "target": self.dataset.targets[index], "theme": int(self.dataset.themes[index]), "index": index}
-
-
-def _collate_views(items: Sequence[dict | None]) -> dict[str, Any] | None:
-    kept = [item for item in items if item is not None]
-    if not kept:
-        return None
-    views = [view for item in kept for view in item["views"]]
-    return {
-        "batch": pad_batch(views, canvas=None),
-        "counts": torch.tensor([len(item["views"]) for item in kept]),
-        "target": torch.stack([item["target"] for item in kept]),
-        "theme": torch.tensor([item["theme"] for item in kept], dtype=torch.long),
-        "index": torch.tensor([item["index"] for item in kept], dtype=torch.long),
-    }
-
-
-def _views_per_photo(transform: str, tta: bool) -> int:
-    if not tta:
-        return 1
-    return 6 if transform in ("full", "resized_pad") else 20
+from workbench.runtime import DeviceOptions, device_options, is_distributed, resolve_device
 
 
 @torch.no_grad()
@@ -82,6 +45,7 @@ def evaluate_model(
 
     tta: average the six views (full, resized_pad) or 20 random views (resize, crop) per photo.
     themes: give the model each photo's theme; False predicts without (theme -1).
+    batch_size: the most view images in one forward pass.
     options: autocast dtype, memory format, pinned memory (``device_options``); None = float32.
     Photos that fail to load are left out (``index`` says which remain). Under DDP each rank
     predicts its share and all ranks return the gathered predictions.
@@ -91,39 +55,32 @@ def evaluate_model(
     themes = themes and getattr(model, "num_themes", 0) > 0  # a model without themes gets -1 for every photo
     rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
     indices = np.arange(len(dataset))[rank::world_size]
-    # Photos of similar shape together, so padding to the batch's largest wastes little.
-    sizes = np.maximum(np.asarray(dataset.sizes, dtype=np.float64)[indices], 1)
-    indices = indices[np.lexsort((sizes[:, 0] * sizes[:, 1], np.round(np.log(sizes[:, 0] / sizes[:, 1]) * 8)))]
-    photos_per_batch = max(1, batch_size // _views_per_photo(dataset.transform, tta))
-    batches = [indices[i : i + photos_per_batch].tolist() for i in range(0, len(indices), photos_per_batch)]
-    loader = DataLoader(
-        _TestViews(dataset, tta), batch_sampler=batches, collate_fn=_collate_views, num_workers=num_workers,
-        pin_memory=options.pin_memory, generator=torch.Generator().manual_seed(0),
-        worker_init_fn=ignore_stop_signals,
+    views = TestViews(dataset.load_photo, len(dataset), dataset.transform, tta, dataset.canvas)
+    batches = [[int(indices[i]) for i in batch] for batch in shape_sorted_batches(dataset.sizes[indices], views.views_per_photo, batch_size)]
+    dataset_themes = torch.tensor(dataset.themes, dtype=torch.long)
+    preds, index = [], []
+    parts = view_features(
+        model, views, batches, batch_size, device, options, num_workers=num_workers,
+        progress=progress and rank == 0, desc="evaluating",
     )  # fmt: skip
-    preds, targets, index = [], [], []
     was_training = model.training
     model.eval()
     try:
-        for data in tqdm(loader, desc="evaluating", leave=False, disable=not progress or rank != 0, dynamic_ncols=True):
-            if data is None:
-                continue
-            batch = data["batch"].to(device, non_blocking=True, memory_format=options.memory_format)
-            photo_themes = data["theme"] if themes else torch.full_like(data["theme"], NO_THEME)
-            view_themes = photo_themes.repeat_interleave(data["counts"]).to(device, non_blocking=True)
+        for part in parts:
+            photo_themes = dataset_themes[part.index] if themes else torch.full_like(part.index, NO_THEME)
+            view_themes = photo_themes.repeat_interleave(part.counts).to(device, non_blocking=True)
             with options.autocast():
-                pred = model(batch.images, batch.sizes, view_themes)
-            photo_of_view = torch.arange(len(data["counts"])).repeat_interleave(data["counts"]).to(device)
-            summed = torch.zeros(len(data["counts"]), pred.shape[1], device=device).index_add_(0, photo_of_view, pred.float())
-            preds.append((summed / data["counts"].to(device)[:, None]).cpu().numpy())
-            targets.append(data["target"].numpy())
-            index.append(data["index"].numpy())
+                pred = model.predict_from_features(part.values, view_themes)
+            photo_of_view = torch.arange(len(part.counts)).repeat_interleave(part.counts).to(device)
+            summed = torch.zeros(len(part.counts), pred.shape[1], device=device).index_add_(0, photo_of_view, pred.float())
+            preds.append((summed / part.counts.to(device)[:, None]).cpu().numpy())
+            index.append(part.index.numpy())
     finally:
         model.train(was_training)
     num_bins = dataset.num_bins
     pred = np.concatenate(preds) if preds else np.zeros((0, num_bins), np.float32)
-    target = np.concatenate(targets) if targets else np.zeros((0, num_bins), np.float32)
     index = np.concatenate(index) if index else np.zeros(0, np.int64)
+    target = dataset.targets[index].numpy() if len(index) else np.zeros((0, num_bins), np.float32)
     if world_size > 1:
         gathered: list[Any] = [None] * world_size
         dist.all_gather_object(gathered, (pred, target, index))
@@ -153,15 +110,14 @@ def evaluate_checkpoint(
     """
     payload = load_checkpoint(path)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {key: value for key, value in dict(payload.get("config") or {}).items() if key in known}
+    values = {key: value for key, value in payload["config"].items() if key in known}
     values["limit_images"] = None  # the whole split, whatever the training run used
     if data_root is not None:
         values["data_root"] = str(data_root)
     config = TrainConfig.from_dict({**values, **overrides})
     themes = config.use_theme if themes is None else themes
     table = prepare_table(config, verbose=progress)
-    canvas = int(payload.get("canvas", transform_canvas(config.transform, config.canvas)))
-    dataset = AestheticDataset(table, split, transform=payload.get("transform", config.transform), canvas=canvas)
+    dataset = AestheticDataset(table, split, transform=payload["transform"], canvas=payload["canvas"])
     if len(dataset) == 0:
         raise ValueError(f"{config.data_root}: the {split!r} split has no usable photos")
     if dataset.num_bins != payload["num_bins"]:

@@ -203,7 +203,8 @@ def evaluate(pred: Any, target: Any) -> dict[str, float]:
 def bootstrap_ci(
     pred: Any, target: Any, metric: str, n: int = 1000, seed: int = 0, level: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval ``(low, high)`` of one ``evaluate`` metric over images.
+    """Percentile bootstrap interval ``(low, high)`` of one ``evaluate`` metric over images
+    (``scipy.stats.bootstrap``, ``method="percentile"``).
 
     Images are resampled with replacement ``n`` times (seeded, reproducible). NaN resamples (a
     constant resample of a correlation) are ignored; ``(nan, nan)`` if all are NaN.
@@ -231,12 +232,22 @@ def bootstrap_ci(
         else:
             function = stats.spearmanr if kind == "srcc" else stats.pearsonr
             statistic = lambda index: _correlation(function, x[index], y[index])  # noqa: E731
-    samples = np.array([statistic(rng.integers(0, count, count)) for _ in range(n)])
-    samples = samples[np.isfinite(samples)]
-    if samples.size == 0:
+    # Resample image indices (one sample), so the statistic sees prediction and target paired.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # NaN resamples: handled below
+        result = stats.bootstrap(
+            (np.arange(count),), lambda index: statistic(index.astype(np.int64)), n_resamples=n, vectorized=False,
+            confidence_level=level, method="percentile", rng=rng,
+        )  # fmt: skip
+    samples = result.bootstrap_distribution
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
         return float("nan"), float("nan")
+    if finite.size == samples.size:
+        return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    # scipy's interval is NaN once any resample is: the percentiles of the defined ones instead.
     tail = 100 * (1 - level) / 2
-    low, high = np.percentile(samples, [tail, 100 - tail])
+    low, high = np.percentile(finite, [tail, 100 - tail])
     return float(low), float(high)
 
 

@@ -1,9 +1,9 @@
 """``Predictor``: the one way the app, the CLI and notebooks predict score distributions.
 
-A thin wrapper (detectron2's ``DefaultPredictor``) around a checkpoint: it loads photos with
-``workbench.data.images`` (downscaled to fit the checkpoint's canvas), builds the test views of
-``workbench.data.augment``, pads them into batches and runs the model. The backbone and the head
-are separate steps, so the features of a photo can be kept and re-read under any theme:
+A thin wrapper (detectron2's ``DefaultPredictor``) around a checkpoint: photos go through
+``workbench.inference`` (loaded and fitted to the checkpoint's canvas, the test views of
+``workbench.data.augment``, shape-sorted padded batches, the backbone), then the head. The backbone and
+the head are separate steps, so the features of a photo can be kept and re-read under any theme:
 
     predictor = Predictor.from_checkpoint("checkpoints/demo.pt")
     features = predictor.features(["photo.jpg"])            # the expensive part, once
@@ -13,7 +13,6 @@ are separate steps, so the features of a photo can be kept and re-read under any
 from __future__ import annotations
 
 import difflib
-import io
 import os
 from dataclasses import dataclass
 from typing import Any, Sequence, Union
@@ -23,18 +22,15 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from workbench.checkpoints import load_checkpoint, model_from_checkpoint
-from workbench.data.augment import SIX_VIEWS, TRANSFORMS, test_samples
-from workbench.data.batching import pad_batch, to_normalized_tensor
-from workbench.data.images import fit_within, load_image
+from workbench.checkpoints import DEFAULT_CANVAS, load_checkpoint, model_from_checkpoint
+from workbench.data.augment import TRANSFORMS
+from workbench.inference import PhotoSource, check_transforms, load_photo, photo_features
 from workbench.metrics import distribution_mean, distribution_std
 from workbench.model import NO_THEME, AestheticModel
 
-DEFAULT_CANVAS = 800  # the paper's canvas, for checkpoints that do not record theirs
 NO_THEME_NAME = "no theme"  # what a user types or picks for theme id -1
 HEAD_ROWS = 8192  # rows per call of the head in predict_all_themes (bounds memory, not results)
 
-PhotoSource = Union[str, "os.PathLike[str]", Image.Image]
 Theme = Union[str, int, None]
 
 
@@ -43,16 +39,21 @@ class Features:
     """Backbone features of N photos, each seen through the same V views.
 
     values (Tensor[N, V, D], float32, on the CPU): one visual feature per photo and view.
-    views (tuple of V ``(transform, sample)`` pairs): the layout of the V axis, e.g.
-        ``("full", "original")``, ``("full", "flip")``, ``("crop", "random_3")``.
+    views (tuple of V ``(transform, sample)`` pairs): the layout of the V axis
+        (``inference.view_layout``), e.g. ``("full", "original")``, ``("full", "flip")``, ``("crop", "random_3")``.
+    images: with ``Predictor.features(..., return_images=True)``, per photo its V view images (PIL, as
+        the network saw them before normalisation), so nothing has to rebuild them; else None.
     """
 
     values: Tensor
     views: tuple[tuple[str, str], ...]
+    images: tuple[tuple[Image.Image, ...], ...] | None = None
 
     def __post_init__(self):
         if self.values.ndim != 3 or self.values.shape[1] != len(self.views):
             raise ValueError(f"values must be Tensor[N, {len(self.views)}, D], got {tuple(self.values.shape)}")
+        if self.images is not None and (len(self.images) != len(self.values) or any(len(row) != len(self.views) for row in self.images)):
+            raise ValueError(f"images must hold {len(self.views)} views for each of the {len(self.values)} photos")
 
     def __len__(self) -> int:
         return self.values.shape[0]
@@ -67,13 +68,16 @@ class Features:
         slots = [i for i, (name, _) in enumerate(self.views) if name == transform]
         if not slots:
             raise ValueError(f"features hold no {transform!r} views (they hold {self.transforms})")
-        return Features(self.values[:, slots], tuple(self.views[i] for i in slots))
+        images = None if self.images is None else tuple(tuple(row[i] for i in slots) for row in self.images)
+        return Features(self.values[:, slots], tuple(self.views[i] for i in slots), images)
 
     def photos(self, index: int | slice | Sequence[int]) -> "Features":
         """A subset of the photos, all views kept."""
         if isinstance(index, int):
             index = [index]
-        return Features(self.values[index], self.views)
+        rows = range(len(self))[index] if isinstance(index, slice) else list(index)
+        images = None if self.images is None else tuple(self.images[i] for i in rows)
+        return Features(self.values[index], self.views, images)
 
 
 class Predictor:
@@ -111,15 +115,14 @@ class Predictor:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         payload = load_checkpoint(path, map_location=device)
         model = model_from_checkpoint(payload, path)
-        config = payload.get("config") or {}
-        canvas = payload.get("canvas") or (config.get("canvas") if isinstance(config, dict) else None) or DEFAULT_CANVAS
-        data = dict(payload.get("data") or {})
+        config, canvas = payload["config"], payload["canvas"]
+        data = payload["data"]
         card = {
             "checkpoint": os.fspath(path),
             "data": {key: data.get(key) for key in ("name", "description", "synthetic", "untrained") if key in data},
             "model": dict(payload["model_args"]),
             "recipe": _plain(config),
-            "metrics": _plain(payload.get("metrics") or {}),
+            "metrics": _plain(payload["metrics"]),
             "code_version": payload.get("code_version"),
             "epoch": payload.get("epoch"),
             "num_bins": payload["num_bins"],
@@ -187,16 +190,8 @@ class Predictor:
     # --- photos -> features -> distributions ---------------------------------------------------
 
     def load(self, photo: PhotoSource) -> Image.Image:
-        """A path or PIL image -> RGB photo fitted within the canvas (what every view starts from)."""
-        if isinstance(photo, Image.Image):
-            if photo.mode != "RGB":
-                # Through load_image's conversions (CMYK, 16-bit, alpha over white) via a lossless buffer.
-                buffer = io.BytesIO()
-                photo.save(buffer, format="TIFF")
-                buffer.seek(0)
-                return load_image(buffer, max_side=self.canvas)
-            return fit_within(photo, self.canvas)
-        return load_image(photo, max_side=self.canvas)
+        """A path or PIL image (any mode) -> RGB photo fitted within the canvas (what every view starts from)."""
+        return load_photo(photo, self.canvas)
 
     @torch.inference_mode()
     def features(
@@ -205,42 +200,26 @@ class Predictor:
         view: str | Sequence[str] = "full",
         tta: bool = False,
         batch_size: int = 8,
+        return_images: bool = False,
     ) -> Features:
         """Run the backbone once per photo and view -> ``Features`` (values Tensor[N, V, D]).
 
         view: one of ``TRANSFORMS`` or several (e.g. all four, run as one padded batch per photo).
-        tta: the test-time views of each transform (``test_samples``), averaged at prediction.
-        batch_size: view images per forward pass; each batch is padded to its largest view only.
+        tta: the test-time views of each transform (``augment.view_names``), averaged at prediction.
+        batch_size: view images per forward pass; photos are grouped by shape and each batch is padded
+            to its largest view only (``workbench.inference``).
+        return_images: keep the view images in ``Features.images`` (what a demo shows).
         """
-        transforms = _check_views(view)
+        transforms = check_transforms(view)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         sources = _as_list(images)
         if not sources:
             raise ValueError("images is empty")
-        layout: tuple[tuple[str, str], ...] | None = None
-        outputs: list[Tensor] = []
-        pending: list[Tensor] = []
-        for source in sources:  # one photo decoded at a time
-            photo = self.load(source)
-            samples, names = [], []
-            for transform in transforms:
-                views = test_samples(photo, transform, tta, rng=None, canvas=self.canvas)
-                samples += views
-                names += [(transform, name) for name in _sample_names(transform, tta, len(views))]
-            layout = layout or tuple(names)
-            pending += [to_normalized_tensor(sample) for sample in samples]
-            while len(pending) >= batch_size:
-                outputs.append(self._backbone(pending[:batch_size]))
-                pending = pending[batch_size:]
-        if pending:
-            outputs.append(self._backbone(pending))
-        values = torch.cat(outputs).reshape(len(sources), len(layout), -1)
-        return Features(values, layout)
-
-    def _backbone(self, tensors: list[Tensor]) -> Tensor:
-        batch = pad_batch(tensors, canvas=None).to(self.device)
-        return self.model.features(batch.images, batch.sizes).float().cpu()
+        values, layout, view_images = photo_features(
+            self.model, sources, transforms, tta, self.canvas, batch_size, self.device, keep_images=return_images
+        )
+        return Features(values, layout, None if view_images is None else tuple(tuple(row) for row in view_images))
 
     @torch.inference_mode()
     def predict_from_features(
@@ -327,18 +306,3 @@ def _as_list(images: PhotoSource | Sequence[PhotoSource]) -> list[PhotoSource]:
     if isinstance(images, (str, os.PathLike, Image.Image)):
         return [images]
     return list(images)
-
-
-def _check_views(view: str | Sequence[str]) -> tuple[str, ...]:
-    transforms = (view,) if isinstance(view, str) else tuple(view)
-    unknown = [name for name in transforms if name not in TRANSFORMS]
-    if not transforms or unknown or len(set(transforms)) != len(transforms):
-        raise ValueError(f"view must be one or more distinct names of {TRANSFORMS}, got {view!r}")
-    return transforms
-
-
-def _sample_names(transform: str, tta: bool, count: int) -> list[str]:
-    """Names of the views ``test_samples`` returns, in its order."""
-    if transform in ("full", "resized_pad"):
-        return list(SIX_VIEWS) if tta else ["original"]
-    return [f"random_{i}" for i in range(count)] if tta else ["centre"]

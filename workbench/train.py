@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import math
 import os
 import signal
@@ -37,7 +36,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,15 +44,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from workbench.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from workbench.config import RESUMABLE_CHANGES, TrainConfig, data_description, prepare_table
+from workbench.checkpoints import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from workbench.config import RESUMABLE_CHANGES, TrainConfig
 from workbench.curves import figure_png, plot_history
 from workbench.data.augment import transform_canvas
-from workbench.data.batching import MIN_SIDE, ShapeGroupedBatchSampler, pad_batch
+from workbench.data.batching import MIN_SIDE, ResumedBatchSampler, ShapeGroupedBatchSampler, pad_batch
+from workbench.data.batching import EpochBatchSampler  # noqa: F401 - moved to data.batching; re-exported where tests import it
 from workbench.data.datasets import AestheticDataset, collate_padded
+from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model
 from workbench.head_stage import dataset_themes, extract_features, fit_head
 from workbench.losses import emd_loss
@@ -70,42 +71,6 @@ HEAD_STAGE, END_TO_END = "head", "end_to_end"  # a history row's stage (head_sta
 
 # --------------------------------------------------------------------------------------------------
 # Batches
-
-
-class EpochBatchSampler(Sampler[list[int]]):
-    """Shuffled batches by (seed, epoch), split across ranks like ``ShapeGroupedBatchSampler``."""
-
-    def __init__(self, count: int, batch_size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0):
-        self.count, self.batch_size, self.seed = count, batch_size, seed
-        self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[list[int]]:
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
-        batches = [order[i : i + self.batch_size].tolist() for i in range(0, self.count, self.batch_size)]
-        if self.num_replicas > 1 and batches:
-            per_rank = math.ceil(len(batches) / self.num_replicas)
-            batches = (batches * self.num_replicas)[: per_rank * self.num_replicas][self.rank :: self.num_replicas]
-        return iter(batches)
-
-    def __len__(self) -> int:
-        return math.ceil(math.ceil(self.count / self.batch_size) / self.num_replicas)
-
-
-class _Resumed(Sampler[list[int]]):
-    """A batch sampler without its first ``skip`` batches (done before a resume) and cut at ``limit``."""
-
-    def __init__(self, batch_sampler: Sampler, skip: int = 0, limit: int | None = None):
-        self.batch_sampler, self.skip, self.limit = batch_sampler, skip, limit
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return itertools.islice(iter(self.batch_sampler), self.skip, self.limit)
-
-    def __len__(self) -> int:
-        total = len(self.batch_sampler) if self.limit is None else min(self.limit, len(self.batch_sampler))
-        return max(0, total - self.skip)
 
 
 def _collate(items: Sequence[dict | None], canvas: int | None) -> dict[str, Any]:
@@ -407,7 +372,7 @@ class Trainer:
         self.train_set.set_epoch(self.epoch)
         self.batch_sampler.set_epoch(self.epoch)
         return DataLoader(
-            self.train_set, batch_sampler=_Resumed(self.batch_sampler, self.step, self.config.max_steps_per_epoch),
+            self.train_set, batch_sampler=ResumedBatchSampler(self.batch_sampler, self.step, self.config.max_steps_per_epoch),
             collate_fn=self.collate, num_workers=self.num_workers, pin_memory=self.options.pin_memory,
             # Seeds the workers (their base seed); never the global RNG, which dropout layers use.
             generator=torch.Generator().manual_seed(_seed_of(self.config.seed, self.epoch, 1)),
@@ -521,8 +486,9 @@ class Trainer:
             dist.all_gather_object(states, rng_state(self.device))
             self.rank_rng = states
 
-    def checkpoint_payload(self) -> dict[str, Any]:
-        """Everything to rebuild the model and to resume exactly (plain types and tensors only)."""
+    def checkpoint_payload(self) -> Checkpoint:
+        """Everything to rebuild the model and to resume exactly (plain types and tensors only; the keys
+        and their meaning: ``workbench.checkpoints.Checkpoint``)."""
         totals = dict(self.totals)
         totals["loss_sum"] = float(totals["loss_sum"])
         rng = rng_state(self.device)
@@ -551,7 +517,10 @@ class Trainer:
 
     def load_state(self, payload: dict[str, Any], path: Path) -> None:
         """Continue from a checkpoint: model, optimizer, schedule, RNG, epoch and step, history."""
-        saved_world = int(payload.get("progress", {}).get("world_size", 1))
+        missing = [key for key in ("optimizer", "scheduler", "rng", "progress", "epoch", "step") if key not in payload]
+        if missing:
+            raise CheckpointError(f"{path}: holds no training state ({', '.join(missing)}; an exported checkpoint?); resume from a run's last.pt")
+        saved_world = int(payload["progress"].get("world_size", 1))
         if payload["step"] and saved_world != self.world.size:
             raise CheckpointError(
                 f"{path}: saved mid-epoch by {saved_world} process(es); resume it with the same number "
@@ -566,12 +535,12 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as error:
             raise CheckpointError(f"{path}: cannot resume from this checkpoint: {error}") from None
         self.epoch, self.step = int(payload["epoch"]), int(payload["step"])
-        self.history = [dict(row) for row in payload.get("history", [])]
-        self.metrics = dict(payload.get("metrics") or {})
-        progress = dict(payload.get("progress") or {})
+        self.history = [dict(row) for row in payload["history"]]
+        self.metrics = dict(payload["metrics"])
+        progress = dict(payload["progress"])
         self.best_val_emd1 = float(progress.get("best_val_emd1", math.inf))
         self.totals = {key: progress.get(key, value) for key, value in self._zero_totals().items()}
-        rng = payload.get("rng") or {}
+        rng = payload["rng"]
         ranks = rng.get("ranks")
         set_rng_state(ranks[self.world.rank] if ranks and len(ranks) == self.world.size else rng, self.device)
 
@@ -647,7 +616,7 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no checkpoint to resume from (train without resume to start a new run)")
         payload = load_checkpoint(path)
-        _check_resumable(dict(payload.get("config") or {}), config, path)
+        _check_resumable(payload["config"], config, path)
     elif world.is_main and (out_dir / "last.pt").is_file():
         print(f"note: {out_dir} holds an earlier run; its checkpoints will be overwritten (resume=True continues it)", file=sys.stderr)
 

@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m workbench probe --data-root DIR [--train N] [--transforms ...] [--out CSV]``."""
     import argparse
 
-    from workbench.data.datasets import read_csv_folder
+    from workbench.data.csv_folder import read_csv_folder
 
     parser = argparse.ArgumentParser(prog="python -m workbench probe", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", required=True, help="a folder + CSV dataset (e.g. the synthetic benchmark)")

@@ -15,6 +15,9 @@ from workbench.data.images import fit_within
 
 SIX_VIEWS = ("original", "flip", "crop_top_left", "crop_top_right", "crop_bottom_left", "crop_bottom_right")
 TRANSFORMS = ("full", "resize", "resized_pad", "crop")
+SIX_VIEW_TRANSFORMS = ("full", "resized_pad")  # augmented and tested with SIX_VIEWS; the others with random 299 crops
+RANDOM_TEST_VIEWS = 20  # test-time views of resize / crop (random crop + flip each)
+CENTRE_VIEW = "centre"  # the one test view of resize / crop without tta
 AUGMENTS = ("flip_crop", "flip", "none")
 BASELINE_SIZE = 299  # the baselines' network input side (Inception-v3)
 RESIZE_SIDE = 340  # the Resize baseline's square before its 299 crop
@@ -61,7 +64,7 @@ def train_sample(
     if augment not in AUGMENTS:
         raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
     base = _base(image, transform, canvas)
-    if transform in ("full", "resized_pad"):
+    if transform in SIX_VIEW_TRANSFORMS:
         if augment == "flip_crop":
             return apply_view(base, SIX_VIEWS[int(rng.integers(len(SIX_VIEWS)))])
         if augment == "flip":
@@ -75,25 +78,39 @@ def train_sample(
     return view
 
 
+def view_names(transform: str, tta: bool, n_random: int = RANDOM_TEST_VIEWS) -> tuple[str, ...]:
+    """The test-time layout, in the order ``test_samples`` returns the views (the one definition of it):
+    without tta ``("original",)`` (full / resized_pad) or ``("centre",)`` (resize / crop); with tta
+    ``SIX_VIEWS`` or ``("random_0", ..., "random_{n_random - 1}")``."""
+    _check_transform(transform)
+    if transform in SIX_VIEW_TRANSFORMS:
+        return SIX_VIEWS if tta else ("original",)
+    if not tta:
+        return (CENTRE_VIEW,)
+    if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 1:
+        raise ValueError(f"n_random must be a positive int, got {n_random!r}")
+    return tuple(f"random_{i}" for i in range(n_random))
+
+
 def test_samples(
     image: Image.Image,
     transform: str,
     tta: bool,
     rng: np.random.Generator | None = None,
     canvas: int = 800,
-    n_random: int = 20,
+    n_random: int = RANDOM_TEST_VIEWS,
 ) -> list[Image.Image]:
-    """The views a prediction averages over: one deterministic view, or with tta the six views
-    (full/resized_pad) or ``n_random`` random crop+flip views (resize/crop; rng None -> seed 0)."""
+    """The views a prediction averages over, laid out as ``view_names`` says: one deterministic view,
+    or with tta the six views (full/resized_pad) or ``n_random`` random crop+flip views (resize/crop;
+    rng None -> seed 0)."""
+    names = view_names(transform, tta, n_random)
     base = _base(image, transform, canvas)
-    if transform in ("full", "resized_pad"):
-        return [apply_view(base, view) for view in SIX_VIEWS] if tta else [base]
+    if transform in SIX_VIEW_TRANSFORMS:
+        return [apply_view(base, name) for name in names]
     if not tta:
         return [_centre_crop(base)]
-    if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)) or n_random < 1:
-        raise ValueError(f"n_random must be a positive int, got {n_random!r}")
     rng = np.random.default_rng(0) if rng is None else rng
-    return [_random_crop_flip(base, rng) for _ in range(n_random)]
+    return [_random_crop_flip(base, rng) for _ in names]
 
 
 def _base(image: Image.Image, transform: str, canvas: int) -> Image.Image:

@@ -1,4 +1,4 @@
-"""Padding photos of any size into one batch, and grouping photos of similar shape.
+"""Padding photos of any size into one batch, grouping photos of similar shape, and the training batch samplers.
 
 Photos are normalised with the ImageNet mean/std *before* padding, so the padding is exactly zero
 in the network's input space (the paper's zero padding) and the stem masking that follows can treat
@@ -7,6 +7,7 @@ columns ``[0, w)`` of the canvas, so its region is fully described by its size `
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -14,7 +15,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Sampler
+from torch.utils.data import BatchSampler, Sampler
 from torchvision.transforms.functional import normalize, pil_to_tensor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -95,6 +96,17 @@ def padded_fraction(sizes, canvas_hw: tuple[int, int]) -> float:
     return 1.0 - photo_pixels / (len(sizes) * canvas_hw[0] * canvas_hw[1])
 
 
+def shape_order(sizes) -> np.ndarray:
+    """Indices that sort photos of ``sizes`` ([N, 2] (h, w)) by orientation, then area, so that neighbours
+    share both height and width and padding them together wastes little (every shape-grouped batch uses it).
+
+    Aspect ratios are binned (log, 1/8 steps); unknown sizes (0) count as 1 px.
+    """
+    sizes = np.maximum(np.asarray(sizes, dtype=np.float64).reshape(-1, 2), 1.0)
+    heights, widths = sizes[:, 0], sizes[:, 1]
+    return np.lexsort((heights * widths, np.round(np.log(heights / widths) * 8)))
+
+
 def _round_up(value: int, multiple: int) -> int:
     return int(math.ceil(value / multiple) * multiple)
 
@@ -140,15 +152,11 @@ class ShapeGroupedBatchSampler(Sampler[list[int]]):
         """The whole epoch's batches, before the split across ranks."""
         rng = np.random.default_rng([self.seed, self.epoch])
         order = rng.permutation(len(self.sizes)) if self.shuffle else np.arange(len(self.sizes))
-        heights, widths = self.sizes[:, 0], self.sizes[:, 1]
         pool = self.batch_size * self.pool_batches
         batches: list[list[int]] = []
         for start in range(0, len(order), pool):
             chunk = order[start : start + pool]
-            # Sort by aspect ratio (log), then by area: neighbours then share both height and width.
-            aspect_bin = np.round(np.log(heights[chunk] / widths[chunk]) * 8)
-            area = heights[chunk] * widths[chunk]
-            chunk = chunk[np.lexsort((area, aspect_bin))]
+            chunk = chunk[shape_order(self.sizes[chunk])]
             for b in range(0, len(chunk), self.batch_size):
                 batch = chunk[b : b + self.batch_size].tolist()
                 if len(batch) == self.batch_size or not self.drop_last:
@@ -158,12 +166,7 @@ class ShapeGroupedBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self.all_batches()
-        if self.num_replicas > 1 and batches:
-            per_rank = math.ceil(len(batches) / self.num_replicas)
-            batches = (batches * self.num_replicas)[: per_rank * self.num_replicas]
-            batches = batches[self.rank :: self.num_replicas]
-        return iter(batches)
+        return iter(split_across_ranks(self.all_batches(), self.num_replicas, self.rank))
 
     def __len__(self) -> int:
         return len(list(self.__iter__())) if self.drop_last else self._count()
@@ -173,3 +176,55 @@ class ShapeGroupedBatchSampler(Sampler[list[int]]):
         pools, rest = divmod(n, self.batch_size * self.pool_batches)
         total = pools * self.pool_batches + math.ceil(rest / self.batch_size)
         return math.ceil(total / self.num_replicas) if self.num_replicas > 1 else total
+
+
+def split_across_ranks(batches: list[list[int]], num_replicas: int, rank: int) -> list[list[int]]:
+    """Rank ``rank``'s share of one batch list: every ``num_replicas``-th batch, the list first padded by
+    repetition so all ranks run the same number of steps (DDP's collectives need that)."""
+    if num_replicas <= 1 or not batches:
+        return batches
+    per_rank = math.ceil(len(batches) / num_replicas)
+    return (batches * num_replicas)[: per_rank * num_replicas][rank::num_replicas]
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """Shuffled batches by (seed, epoch) (``shape_grouped: false``), split across ranks like
+    ``ShapeGroupedBatchSampler``.
+
+    torch's ``BatchSampler`` cuts the permutation into batches. ``DistributedSampler`` does not fit: it
+    splits photos, not batches, across ranks and draws its permutation from torch's generator, where
+    exact resumption and the shape-grouped path both rely on numpy's ``default_rng([seed, epoch])``.
+    """
+
+    def __init__(self, count: int, batch_size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} is outside [0, {num_replicas})")
+        self.count, self.batch_size, self.seed = count, batch_size, seed
+        self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.count).tolist()
+        batches = list(BatchSampler(order, self.batch_size, drop_last=False))
+        return iter(split_across_ranks(batches, self.num_replicas, self.rank))
+
+    def __len__(self) -> int:
+        return math.ceil(math.ceil(self.count / self.batch_size) / self.num_replicas)
+
+
+class ResumedBatchSampler(Sampler[list[int]]):
+    """A batch sampler without its first ``skip`` batches (done before a resume) and cut at ``limit``."""
+
+    def __init__(self, batch_sampler: Sampler, skip: int = 0, limit: int | None = None):
+        self.batch_sampler, self.skip, self.limit = batch_sampler, skip, limit
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return itertools.islice(iter(self.batch_sampler), self.skip, self.limit)
+
+    def __len__(self) -> int:
+        total = len(self.batch_sampler) if self.limit is None else min(self.limit, len(self.batch_sampler))
+        return max(0, total - self.skip)

@@ -99,6 +99,42 @@ def load_image_with_info(source: ImageSource, max_side: int | None = None) -> tu
         return _decode(image, name, max_side)
 
 
+def convert_image(image: Image.Image, max_side: int | None = None, name: str = "<PIL image>") -> Image.Image:
+    """A photo already in memory -> RGB (``to_rgb``), downscaled to fit ``max_side`` when given.
+
+    The checks of ``load_image`` that concern the pixels (too small, too extreme for ``max_side``); not
+    the pixel limit, which guards decoding, nor EXIF orientation: an image in memory is taken as shown.
+    """
+    if max_side is not None:
+        _check_max_side(max_side)
+    w, h = image.size
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"{name}: {w}x{h} photo is too small; the network needs at least {MIN_SIDE} px a side")
+    if max_side is not None and min(_fitted_size((w, h), max_side)) < MIN_SIDE:
+        raise ImageError(
+            f"{name}: {w}x{h} photo would be below {MIN_SIDE} px on its short side at max_side={max_side}; "
+            "crop it to a less extreme aspect ratio or use a larger max_side"
+        )
+    try:
+        rgb = image if image.mode == "RGB" else to_rgb(image)
+    except _DECODE_ERRORS as error:
+        raise ImageError(f"{name}: cannot convert PIL mode {image.mode!r} to RGB ({error})") from None
+    return rgb if max_side is None else fit_within(rgb, max_side)
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(h, w) of a photo as displayed (EXIF orientation 5-8 swaps the sides), read from its header
+    without decoding the pixels; (0, 0) when the file is missing or unreadable (never raises)."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if _orientation(image) in (5, 6, 7, 8):
+                width, height = height, width
+            return int(height), int(width)
+    except Exception:  # noqa: BLE001 - any unreadable file is reported as (0, 0)
+        return 0, 0
+
+
 def fit_within(image: Image.Image, max_side: int) -> Image.Image:
     """Downscale (never upscale) so the long side is max_side, keeping the aspect ratio."""
     _check_max_side(max_side)
@@ -131,7 +167,7 @@ def _decode(image: Image.Image, name: str, max_side: int | None) -> tuple[Image.
     except _DECODE_ERRORS as error:
         raise ImageError(f"{name}: cannot decode image, file is corrupt or truncated ({error})") from None
     try:
-        rgb = _to_rgb(image)
+        rgb = to_rgb(image)
     except _DECODE_ERRORS as error:
         raise ImageError(f"{name}: cannot convert PIL mode {image.mode!r} to RGB ({error})") from None
     rgb = fit_within(rgb, max_side) if max_side is not None else rgb
@@ -141,8 +177,8 @@ def _decode(image: Image.Image, name: str, max_side: int | None) -> tuple[Image.
     return rgb, info
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode -> a new RGB image."""
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> a new RGB image (CMYK, palette, 16-bit and float grey scaled, alpha over white)."""
     mode = image.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         return _high_bit_depth_to_rgb(image)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-NO_THEME = -1  # theme id meaning "predict without a theme"
+from workbench.data.tables import NO_THEME  # theme id meaning "predict without a theme" (defined with the label tables)
 
 
 class ThemeBranch(nn.Module):
