@@ -188,10 +188,10 @@ def build_demo() -> gr.Blocks:
                         seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="photo-seed", min_width=80)
                     make = gr.Button("Draw this benchmark photo", elem_id="make-photo-button")
             with gr.Column(scale=2, min_width=300):
-                info = gr.Markdown(PROMPT, elem_id="photo-info")
+                info = gr.Markdown(PROMPT, label="photo", elem_id="photo-info")
                 canvas = gr.Image(label="Padded canvas: the photo's ROI in red", type="filepath", interactive=False,
                                   elem_id="canvas", height=DISPLAY_SIDE + 20)  # fmt: skip
-        summary = gr.Markdown(elem_id="summary")
+        summary = gr.Markdown(label="summary", elem_id="summary")
         with gr.Row(equal_height=False):
             theme_histogram = gr.BarPlot(None, label="Predicted, full view, with the chosen theme", elem_id="histogram-theme",
                                          color_map={WITH_THEME: "#4c78a8"}, **bars)  # fmt: skip
