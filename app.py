@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -33,7 +34,9 @@ from PIL import Image  # noqa: E402
 from workbench.checkpoints import CheckpointError  # noqa: E402
 from workbench.data.augment import TRANSFORMS  # noqa: E402
 from workbench.data.images import ImageError  # noqa: E402
-from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto  # noqa: E402
+from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
+from workbench.demo.cache import content_hash  # noqa: E402
+from workbench.demo.models import list_checkpoints, model_banner, public_card  # noqa: E402
 from workbench.demo.drawing import DISPLAY_SIDE, heat_overlay  # noqa: E402
 from workbench.demo.session import DemoSession, Page, PhotoState  # noqa: E402
 from workbench.demo.tables import COMPARISON_COLUMNS, MOVEMENT_COLUMNS, RANKING_COLUMNS, TOP_THEMES, TRUTH, histogram_frame  # noqa: E402
@@ -74,29 +77,51 @@ def load_predictor(path: str | os.PathLike, device: str = "cpu") -> Predictor:
 
 
 ARGS = parse_args() if __name__ == "__main__" else None
+CHECKPOINT_SOURCE = ARGS.checkpoint if ARGS else os.environ.get("WORKBENCH_CHECKPOINT", str(DEFAULT_CHECKPOINT))
+DEVICE = ARGS.device if ARGS else "cpu"
+
+# The page's images as webp files named by model and photo content, removed with the cache entry and at
+# exit (not by a TemporaryDirectory finaliser: a module imported twice would lose its first folder early).
+# Written aside then renamed: two sessions showing the same photo must never serve a half-written file.
+IMAGE_DIR = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
+atexit.register(shutil.rmtree, IMAGE_DIR, ignore_errors=True)
+BENCHMARK = BenchmarkRegistry()  # which photo contents are benchmark photos, shared by every model
+BENCHMARK.register_examples(EXAMPLES_DIR / "examples.csv", content_hash)
+_sessions: dict[str, DemoSession] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(name: str) -> DemoSession:
+    """The model ``name`` of CHECKPOINTS with its own feature cache, loaded once, on first use."""
+    if name not in CHECKPOINTS:
+        raise ValueError(f"unknown model {name!r}; this page offers {', '.join(CHECKPOINTS)}")
+    with _sessions_lock:
+        if name not in _sessions:
+            tag = f"m{list(CHECKPOINTS).index(name)}"
+
+            def forget_images(key: str, tag: str = tag) -> None:
+                for path in IMAGE_DIR.glob(f"{tag}-{key}-*.webp"):
+                    path.unlink(missing_ok=True)
+
+            _sessions[name] = DemoSession(load_predictor(CHECKPOINTS[name], DEVICE), CACHE_PHOTOS, folder=IMAGE_DIR,
+                                          on_evict=forget_images, name=name, benchmark=BENCHMARK)  # fmt: skip
+        return _sessions[name]
+
+
+def image_tag(state: PhotoState) -> str:
+    """File name prefix of a photo's images under its model (views depend on the model's canvas)."""
+    return f"m{list(CHECKPOINTS).index(state.model)}-{state.key}"
+
+
 try:
-    predictor = load_predictor(
-        ARGS.checkpoint if ARGS else os.environ.get("WORKBENCH_CHECKPOINT", str(DEFAULT_CHECKPOINT)),
-        ARGS.device if ARGS else "cpu",
-    )
+    CHECKPOINTS = list_checkpoints(CHECKPOINT_SOURCE) if Path(CHECKPOINT_SOURCE).exists() else {Path(CHECKPOINT_SOURCE).name: Path(CHECKPOINT_SOURCE)}
+    DEFAULT_MODEL = DEFAULT_CHECKPOINT.name if DEFAULT_CHECKPOINT.name in CHECKPOINTS else next(iter(CHECKPOINTS))
+    session = session_for(DEFAULT_MODEL)
 except CheckpointError as error:
     if __name__ == "__main__":
         sys.exit(f"app.py: {error}")
     raise
-
-# The page's images as webp files named by photo content, removed with the cache entry and at exit
-# (not by a TemporaryDirectory finaliser: a module imported twice would lose its first folder early).
-# Written aside then renamed: two sessions showing the same photo must never serve a half-written file.
-IMAGE_DIR = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
-atexit.register(shutil.rmtree, IMAGE_DIR, ignore_errors=True)
-
-
-def _forget_images(key: str) -> None:
-    for path in IMAGE_DIR.glob(f"{key}-*.webp"):
-        path.unlink(missing_ok=True)
-
-
-session = DemoSession(predictor, CACHE_PHOTOS, examples=EXAMPLES_DIR / "examples.csv", folder=IMAGE_DIR, on_evict=_forget_images)
+predictor = session.predictor
 
 
 def analyze(path: str | os.PathLike, theme: str | None = NO_THEME_NAME) -> Page:
@@ -109,7 +134,8 @@ def switch_theme(state: PhotoState, theme: str | None) -> Page:
 
 def clear_cache() -> None:
     """Forget every cached feature and image file (benchmarks time a cold analysis after this)."""
-    session.cache.clear()
+    for each in list(_sessions.values()):
+        each.cache.clear()
 
 
 def image_file(name: str, draw: Callable[[], Image.Image | np.ndarray]) -> str:
@@ -137,22 +163,6 @@ def example_rows() -> list[list[str]]:
     return [[path, theme if theme.casefold() in known else NO_THEME_NAME] for path, theme in rows if Path(path).is_file()]
 
 
-def model_banner() -> str:
-    lines = [f"**Model:** {predictor.describe()} (`{Path(predictor.card.get('checkpoint', '')).name}`)"]
-    if predictor.card.get("data", {}).get("synthetic"):
-        lines.append(
-            "⚠ This model was **trained on synthetic data, not AVA**: its scores show how the method "
-            "works, they are not judgements of real photos."
-        )
-    return "  \n".join(lines)
-
-
-def public_card() -> dict:
-    """The checkpoint card without server paths: the file's name only."""
-    card = {key: value for key, value in predictor.card.items() if key != "checkpoint"}
-    return {"checkpoint": Path(predictor.card.get("checkpoint", "")).name, **card}
-
-
 def empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=columns)
 
@@ -174,7 +184,10 @@ def build_demo() -> gr.Blocks:
             "and keeps its own resolution up to the canvas (larger photos are downscaled to fit, and the page says so). "
             "The theme (a challenge's topic) shifts what voters reward."
         )
-        gr.Markdown(model_banner(), elem_id="model-banner")
+        with gr.Row():
+            model = gr.Dropdown(list(CHECKPOINTS), value=DEFAULT_MODEL, label="Model (checkpoint)", elem_id="model",
+                                visible=len(CHECKPOINTS) > 1, scale=1, min_width=200)  # fmt: skip
+            banner = gr.Markdown(model_banner(predictor), elem_id="model-banner")
         state = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
@@ -225,7 +238,7 @@ def build_demo() -> gr.Blocks:
         ranking = gr.Dataframe(empty(RANKING_COLUMNS), label=f"Themes under which this photo scores highest / lowest (top {TOP_THEMES})",
                                interactive=False, elem_id="ranking", wrap=True, visible=has_themes)  # fmt: skip
         with gr.Accordion("About this model (checkpoint card)", open=False):
-            gr.JSON(public_card(), elem_id="card")
+            card = gr.JSON(public_card(predictor), elem_id="card")
 
         histograms = [theme_histogram, truth_histogram, no_theme_histogram, *view_histograms.values()]
         histogram_series = [WITH_THEME, TRUTH, NO_THEME_NAME, *view_histograms]
@@ -239,7 +252,7 @@ def build_demo() -> gr.Blocks:
             histogram_data = {theme_histogram: histogram_frame(page.distributions["full"], WITH_THEME), truth_histogram: truth}
             histogram_data |= {plot: histogram_frame(page.distributions[view], view) for view, plot in view_histograms.items()}
             if page.views is not None:  # a new photo: its theme-independent parts, and its histograms' y scale
-                key = page.state.key
+                key = image_tag(page.state)
                 values |= {info: page.info, ranking: page.ranking, canvas: image_file(f"{key}-canvas", lambda: page.canvas)}
                 histogram_data[no_theme_histogram] = histogram_frame(page.distributions[NO_THEME_NAME], NO_THEME_NAME)
                 for view, image in view_images.items():
@@ -257,29 +270,30 @@ def build_demo() -> gr.Blocks:
                     **{plot: no_bars(series) for plot, series in zip(histograms, histogram_series)},
                     **{image: gr.Image(None, label=VIEW_TITLES[view]) for view, image in view_images.items()}}  # fmt: skip
 
-        def on_photo(path: str | None, theme_value: str) -> dict:
+        def on_photo(path: str | None, theme_value: str, model_name: str = DEFAULT_MODEL) -> dict:
             if path is None:
                 return cleared(PROMPT)
             try:
-                return show(analyze(path, theme_value), outputs)
+                return show(session_for(model_name).analyze(path, theme_value), outputs)
             except (ImageError, ValueError) as error:  # shown in place until the next action; no component left in error
                 return cleared(f"⚠ **Cannot use this file.** {error}")
 
-        def on_theme(path: str | None, theme_value: str, current: PhotoState | None) -> dict:
+        def on_theme(path: str | None, theme_value: str, current: PhotoState | None, model_name: str = DEFAULT_MODEL) -> dict:
             if path is None:
                 return gr.skip()
             try:
-                if current is None or current.path != path:  # the photo's analysis has not landed yet, or an API call
-                    return show(analyze(path, theme_value), switch_outputs)
-                return show(switch_theme(current, theme_value), switch_outputs)
+                if current is None or current.path != path or current.model != model_name:  # not landed yet, or an API call
+                    return show(session_for(model_name).analyze(path, theme_value), switch_outputs)
+                return show(session_for(model_name).switch_theme(current, theme_value), switch_outputs)
             except (ImageError, ValueError) as error:
                 raise gr.Error(str(error), print_exception=False) from None
 
         def after_photo(path: str | None, theme_value: str, current: PhotoState | None) -> dict:
             """The theme may have changed while the photo was analysed: show the one now chosen."""
-            if current is None or current.path != path or current.theme == session.theme_name(theme_value):
+            owner = session_for(current.model) if current is not None else None
+            if current is None or current.path != path or current.theme == owner.theme_name(theme_value):
                 return gr.skip()
-            return show(switch_theme(current, theme_value), switch_outputs)
+            return show(owner.switch_theme(current, theme_value), switch_outputs)
 
         def on_make(index_value: float | None, seed_value: float | None) -> str:
             try:
@@ -303,31 +317,42 @@ def build_demo() -> gr.Blocks:
                 return gr.skip()
             updates = {}
             for name, image in view_images.items():  # the heat map on the chosen view, the plain view on the others
-                plain = IMAGE_DIR / f"{current.key}-{name}.webp"
+                plain = IMAGE_DIR / f"{image_tag(current)}-{name}.webp"
                 if name == view:
                     tag = hashlib.sha1(current.theme.encode()).hexdigest()[:8]
-                    updates[image] = image_file(f"{current.key}-{name}-heat-{tag}", lambda: heat_overlay(*_heat(current, name)))
+                    updates[image] = image_file(f"{image_tag(current)}-{name}-heat-{tag}", lambda: heat_overlay(*_heat(current, name)))
                 elif plain.exists():
                     updates[image] = str(plain)
             return updates
+
+        def on_model(model_name: str) -> dict:
+            """Another model: its card, and its theme controls (hidden for a model trained without themes)."""
+            chosen = session_for(model_name).predictor
+            themed = bool(chosen.theme_names)
+            return {banner: model_banner(chosen), card: public_card(chosen),
+                    theme: gr.Dropdown([NO_THEME_NAME, *chosen.theme_names], value=NO_THEME_NAME, visible=themed),
+                    no_theme_histogram: gr.BarPlot(visible=themed), ranking: gr.Dataframe(visible=themed)}  # fmt: skip
 
         def after_change(view: str, current: PhotoState | None) -> dict:
             """A new photo or theme: redraw the heat map if one is shown."""
             return gr.skip() if view == NO_HEAT else on_heat(view, current)
 
         def _heat(current: PhotoState, view: str):
-            heat, image = session.heat_map(current, view)
+            heat, image = session_for(current.model).heat_map(current, view)
             return image, heat
 
         switch = {"concurrency_limit": SWITCH_CONCURRENCY_LIMIT, "concurrency_id": "switch"}
         view_outputs = list(view_images.values())
-        photo.change(on_photo, [photo, theme], outputs, api_name="analyze").success(
+        photo.change(on_photo, [photo, theme, model], outputs, api_name="analyze").success(
             after_photo, [photo, theme, state], switch_outputs, api_visibility="private", show_progress="hidden", **switch
         ).then(after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden")  # fmt: skip
         # .select: one event per choice the user makes (not the value an example sets with its photo).
-        theme.select(on_theme, [photo, theme, state], switch_outputs, api_name="switch_theme", **switch).then(
+        theme.select(on_theme, [photo, theme, state, model], switch_outputs, api_name="switch_theme", **switch).then(
             after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden"
         )  # fmt: skip
+        model.input(on_model, model, [banner, card, theme, no_theme_histogram, ranking], api_visibility="private").then(
+            on_photo, [photo, theme, model], outputs, api_visibility="private"
+        ).then(after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden")  # fmt: skip
         make.click(on_make, [index, seed], photo, api_name="draw_benchmark_photo")
         attribute.input(on_attribute, [attribute, state], [attribute, value], api_visibility="private", show_progress="hidden")
         value.release(on_redraw, [attribute, value, state], photo, api_name="redraw")

@@ -36,7 +36,7 @@ def import_app(checkpoint: Path):
         sys.path.insert(0, str(ROOT))
     import app
 
-    if app.predictor.card["checkpoint"] != str(checkpoint):
+    if app.CHECKPOINT_SOURCE != str(checkpoint):
         app = importlib.reload(app)
     return app
 
@@ -110,12 +110,12 @@ def test_missing_checkpoint_names_it_and_the_command(app, tmp_path):
 
 
 def test_page_shows_model_and_synthetic_warning(app):
-    banner = app.model_banner()
+    banner = app.model_banner(app.predictor)
     assert "trained on synthetic data, not AVA" in banner and "SYNTHETIC" in banner
     assert [Path(path).name for path, _ in app.example_rows()][:2] == ["motion-blur.jpg", "panorama.jpg"]
     assert all(theme in app.predictor.theme_names for _, theme in app.example_rows())
     assert sum(f.stat().st_size for f in (ROOT / "examples").iterdir()) < 1_000_000
-    card = app.public_card()  # the card names the checkpoint's file, never the server's folders
+    card = app.public_card(app.predictor)  # the card names the checkpoint's file, never the server's folders
     assert card["checkpoint"] == "tiny.pt" and str(Path(app.predictor.card["checkpoint"]).parent) not in str(card)
 
 
@@ -256,3 +256,28 @@ def test_load_20_concurrent_requests(app, server, tmp_path):
     growth_mb = (peak - baseline) / 2**20
     print(f"\n20 concurrent analyses in {elapsed:.1f} s; RSS baseline {baseline / 2**20:.0f} MB, peak +{growth_mb:.0f} MB")
     assert peak < baseline + 2**30
+
+
+def test_a_folder_of_checkpoints_offers_each_model(tmp_path):
+    """--checkpoint FOLDER: every checkpoint in it, each with its own card; one without themes shows none."""
+    from gradio_client import Client, handle_file
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    make_tiny_checkpoint(folder / "a-themed.pt")
+    make_tiny_checkpoint(folder / "b-plain.pt", synthetic=False, themes=[])
+    (folder / "notes.txt").write_text("not a checkpoint")
+    app = import_app(folder)
+    assert list(app.CHECKPOINTS) == ["a-themed.pt", "b-plain.pt"] and app.predictor.theme_names  # the first by name
+    plain = app.session_for("b-plain.pt").predictor
+    assert "without themes" in app.model_banner(plain) and "synthetic" not in app.model_banner(plain)
+    assert str(tmp_path) not in str(app.public_card(plain)) and app.public_card(plain)["checkpoint"] == "b-plain.pt"
+    with pytest.raises(ValueError, match="unknown model"):
+        app.session_for("c.pt")
+    with serving(app.demo) as url:
+        client = Client(url, verbose=False)
+        themed = call(client, "/analyze", handle_file(str(EXAMPLE)), "Circles", "a-themed.pt")
+        untouched = call(client, "/analyze", handle_file(str(EXAMPLE)), "no theme", "b-plain.pt")
+    assert table_rows(themed[TABLE])[1]["theme"] == "Circles"
+    assert [row["view"] for row in table_rows(untouched[TABLE])] == ["truth", *VIEWS]  # no theme: no theme rows
+    assert table_rows(untouched[TABLE])[1]["mean"] != table_rows(themed[TABLE])[1]["mean"]  # another model

@@ -213,3 +213,33 @@ def test_narrow_page_has_nothing_cut_or_overlapping(browser, url):
         assert narrow.errors == []
     finally:
         page.close()
+
+
+def test_model_choice_hides_theme_controls_for_a_model_without_themes(browser, tmp_path):
+    """Last in this file: it serves another app (a folder of checkpoints)."""
+    from playwright.sync_api import expect
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    make_tiny_checkpoint(folder / "a-themed.pt")
+    make_tiny_checkpoint(folder / "b-plain.pt", synthetic=False, themes=[])
+    app = import_app(folder)
+    with serving(app.demo) as address:
+        tab = Tab(browser, address)
+        page = tab.page
+        tab.upload(EXAMPLE)
+        expect(page.locator("#summary")).to_contain_text("Predicted mean score")
+        expect(page.locator("#theme")).to_be_visible()
+        dropdown = page.locator("#model input")
+        dropdown.click()
+        page.get_by_role("option", name="b-plain.pt", exact=True).click()
+        expect(page.locator("#model-banner")).to_contain_text("trained without themes")
+        expect(page.locator("#theme")).to_be_hidden()
+        expect(page.locator("#ranking")).to_be_hidden()
+        expect(page.locator("#histogram-no-theme")).to_be_hidden()
+        expect(page.locator("#table")).not_to_contain_text("Circles")
+        page.get_by_text("About this model (checkpoint card)").click()
+        expect(page.locator("#card")).to_contain_text("b-plain.pt")
+        assert str(tmp_path) not in page.locator("#card").inner_text()
+        assert tab.errors == []
+        page.close()

@@ -192,3 +192,26 @@ def test_heat_overlay_colours_only_where_the_heat_is():
     drawn = np.asarray(heat_overlay(image, heat)).astype(int)
     assert (drawn[:, 25:35] == 128).all()  # no heat: the photo unchanged
     assert drawn[20, 5, 0] > drawn[20, 5, 2] and drawn[20, 55, 2] > drawn[20, 55, 0]  # red raises, blue lowers
+
+
+def test_list_checkpoints_and_public_card(predictor, tmp_path):
+    from workbench.checkpoints import CheckpointError
+    from workbench.demo.models import list_checkpoints, model_banner, public_card
+
+    single = make_tiny_checkpoint(tmp_path / "one.pt")
+    assert list_checkpoints(single) == {"one.pt": single}
+    (tmp_path / "two.pth").write_bytes(single.read_bytes())
+    (tmp_path / "readme.md").write_text("x")
+    assert list(list_checkpoints(tmp_path)) == ["one.pt", "two.pth"]
+    with pytest.raises(CheckpointError, match="holds no"):
+        list_checkpoints(tmp_path / "empty" if (tmp_path / "empty").mkdir() is None else None)
+    with pytest.raises(CheckpointError, match="not found"):
+        list_checkpoints(tmp_path / "missing.pt")
+    card = public_card(predictor)
+    assert card["checkpoint"] == "tiny.pt" and "/" not in str(card["checkpoint"])
+    predictor.card["recipe"]["data_root"] = "/datasets/ava"  # an AVA model's recipe names the server's folder
+    try:
+        assert public_card(predictor)["recipe"]["data_root"] == "…/ava" and "/datasets" not in str(public_card(predictor))
+    finally:
+        del predictor.card["recipe"]["data_root"]
+    assert "synthetic data, not AVA" in model_banner(predictor)

@@ -36,6 +36,7 @@ class PhotoState:
     name: str
     theme: str = NO_THEME_NAME
     benchmark: BenchmarkPhoto | None = None  # set when the photo is one of the synthetic benchmark's
+    model: str = ""  # the session's name: which model analysed it (the page may offer several)
 
 
 @dataclass
@@ -64,6 +65,8 @@ class DemoSession:
     predictor: the model. max_photos: photos whose features stay cached. examples: an examples.csv
     (file, theme, index, seed) whose photos are recognised as benchmark photos (their truth is shown).
     folder: where photos drawn from the benchmark are written (a temp folder the app owns).
+    name: what the page calls this model (its checkpoint's file name); recorded in each ``PhotoState``.
+    benchmark: a registry shared with other sessions (a photo drawn under one model is known to all).
     """
 
     def __init__(
@@ -73,10 +76,13 @@ class DemoSession:
         examples: str | os.PathLike | None = None,
         folder: str | os.PathLike | None = None,
         on_evict: Callable[[str], None] | None = None,
+        name: str = "",
+        benchmark: BenchmarkRegistry | None = None,
     ):
         self.predictor = predictor
+        self.name = name
         self.cache = FeatureCache(max_photos, on_evict)
-        self.benchmark = BenchmarkRegistry()
+        self.benchmark = benchmark if benchmark is not None else BenchmarkRegistry()  # shared by the page's models
         self.folder = Path(folder) if folder is not None else None
         if examples is not None:
             self.benchmark.register_examples(examples, content_hash)
@@ -131,7 +137,7 @@ class DemoSession:
             raise ImageError(str(error).replace(path, name)) from None
         except OSError as error:
             raise ImageError(f"{name}: cannot be read ({error.strerror or error})") from None
-        state = PhotoState(key, path, name, theme, self.benchmark.lookup(key))
+        state = PhotoState(key, path, name, theme, self.benchmark.lookup(key), self.name)
         page = self._page(state, cached)
         page.info = photo_description(name, cached.info, cached.fitted_size, self.predictor.canvas)
         if state.benchmark is not None:
