@@ -29,12 +29,14 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # offline: no telemetry, no ve
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from workbench.checkpoints import CheckpointError  # noqa: E402
 from workbench.data.augment import TRANSFORMS  # noqa: E402
 from workbench.data.images import ImageError  # noqa: E402
 from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
+from workbench.demo.batch import FAILED_COLUMNS, MAX_PHOTOS as MAX_BATCH, expand_uploads, score_many  # noqa: E402
 from workbench.demo.cache import content_hash  # noqa: E402
 from workbench.demo.models import list_checkpoints, model_banner, public_card  # noqa: E402
 from workbench.demo.drawing import DISPLAY_SIDE, heat_overlay  # noqa: E402
@@ -54,6 +56,7 @@ MAX_UPLOAD = "200mb"  # a 64-megapixel photo (the largest load_image accepts) as
 WITH_THEME = "with the theme"  # the with-theme histogram's series: a fixed name, whatever the theme
 VIEW_TITLES = {"full": "full (pad + ROI)", "resize": "resize", "resized_pad": "resized_pad", "crop": "crop"}
 NO_HEAT = "off"
+API_EXAMPLE_PHOTO = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"  # gr.Image's own
 PROMPT = "Upload a photo, pick an example or draw a benchmark photo."
 
 
@@ -151,6 +154,18 @@ def image_file(name: str, draw: Callable[[], Image.Image | np.ndarray]) -> str:
     return str(path)
 
 
+class PhotoFile(gr.File):
+    """gr.File whose "Use via API" example is a photo (gr.File's own is a PDF, which this page refuses)."""
+
+    is_template = True  # the browser draws it as a plain gr.File
+
+    def example_payload(self):
+        return handle_file(API_EXAMPLE_PHOTO)
+
+    def example_value(self):
+        return API_EXAMPLE_PHOTO
+
+
 def example_rows() -> list[list[str]]:
     """[photo path, theme] for each example in examples/ (examples.csv gives their themes)."""
     listing = EXAMPLES_DIR / "examples.csv"
@@ -189,54 +204,70 @@ def build_demo() -> gr.Blocks:
                                 visible=len(CHECKPOINTS) > 1, scale=1, min_width=200)  # fmt: skip
             banner = gr.Markdown(model_banner(predictor), elem_id="model-banner")
         state = gr.State(None)
-        with gr.Row():
-            with gr.Column(scale=1, min_width=300):
-                photo = gr.File(label="Photo (any size)", type="filepath", file_types=["image"], elem_id="photo")
-                theme = gr.Dropdown(theme_choices, value=NO_THEME_NAME, label="Theme (type to search)",
-                                    filterable=True, visible=has_themes, elem_id="theme")  # fmt: skip
-                gr.Examples(example_rows(), inputs=[photo, theme], label="Examples (synthetic benchmark photos: their truth is known)")
-                with gr.Group(elem_id="make-photo"):
-                    with gr.Row():
-                        index = gr.Number(8, label="Benchmark photo #", precision=0, minimum=0, elem_id="photo-index", min_width=100)
-                        seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="photo-seed", min_width=80)
-                    make = gr.Button("Draw this benchmark photo", elem_id="make-photo-button")
-            with gr.Column(scale=2, min_width=300):
-                info = gr.Markdown(PROMPT, label="photo", elem_id="photo-info")
-                canvas = gr.Image(label="Padded canvas: the photo's ROI in red", type="filepath", interactive=False,
-                                  elem_id="canvas", height=DISPLAY_SIDE + 20)  # fmt: skip
-        summary = gr.Markdown(label="summary", elem_id="summary")
-        with gr.Row(equal_height=False):
-            theme_histogram = gr.BarPlot(None, label="Predicted, full view, with the chosen theme", elem_id="histogram-theme",
-                                         color_map={WITH_THEME: "#4c78a8"}, **bars)  # fmt: skip
-            truth_histogram = gr.BarPlot(None, label="Truth: the benchmark's expected votes", elem_id="histogram-truth",
-                                         color_map={TRUTH: "#54a24b"}, **bars)  # fmt: skip
-            no_theme_histogram = gr.BarPlot(None, label=f"Predicted, full view, {NO_THEME_NAME}", elem_id="histogram-no-theme",
-                                            color_map={NO_THEME_NAME: "#888888"}, visible=has_themes, **bars)  # fmt: skip
-        with gr.Group(elem_id="redraw"):
-            gr.Markdown("**Redraw this benchmark photo with one attribute changed** (the rest of the scene stays): "
-                        "how far do the truth and each view's prediction move?")  # fmt: skip
+        with gr.Tab("One photo", id="one"):
             with gr.Row():
-                attribute = gr.Dropdown(list(SLIDER_ATTRIBUTES), value="grain", label="attribute", elem_id="attribute", min_width=160,
-                                        info=SLIDER_ATTRIBUTES["grain"][2])  # fmt: skip
-                value = gr.Slider(0, 1, value=1, step=0.05, label="new value (redraws on release)", elem_id="attribute-value", min_width=200)
-            movement = gr.Dataframe(empty(MOVEMENT_COLUMNS), label="Mean score, the scene as drawn vs redrawn",
-                                    interactive=False, elem_id="movement", wrap=True)  # fmt: skip
-        with gr.Row():
-            gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme")
-            heat_view = gr.Radio([NO_HEAT, *TRANSFORMS], value=NO_HEAT, label="Heat map of the predicted mean on (red raises it, blue lowers it)",
-                                 elem_id="heat-view")  # fmt: skip
-        view_images, view_histograms = {}, {}
-        with gr.Row():
-            for view in TRANSFORMS:
-                with gr.Column(min_width=200):
-                    view_images[view] = gr.Image(label=VIEW_TITLES[view], type="filepath", interactive=False,
-                                                 height=240, elem_id=f"view-{view}")  # fmt: skip
-                    view_histograms[view] = gr.BarPlot(None, label=f"{view}: predicted scores", elem_id=f"histogram-{view}",
-                                                       color_map={view: "#4c78a8" if view == "full" else "#f58518"}, **bars)  # fmt: skip
-        table = gr.Dataframe(empty(COMPARISON_COLUMNS), label="Mean, std and EMD(r=1) of each view, against the truth when known",
-                             interactive=False, elem_id="table", wrap=True)  # fmt: skip
-        ranking = gr.Dataframe(empty(RANKING_COLUMNS), label=f"Themes under which this photo scores highest / lowest (top {TOP_THEMES})",
-                               interactive=False, elem_id="ranking", wrap=True, visible=has_themes)  # fmt: skip
+                with gr.Column(scale=1, min_width=300):
+                    photo = PhotoFile(label="Photo (any size)", type="filepath", file_types=["image"], elem_id="photo")
+                    theme = gr.Dropdown(theme_choices, value=NO_THEME_NAME, label="Theme (type to search)",
+                                        filterable=True, visible=has_themes, elem_id="theme")  # fmt: skip
+                    gr.Examples(example_rows(), inputs=[photo, theme], label="Examples (synthetic benchmark photos: their truth is known)")
+                    with gr.Group(elem_id="make-photo"):
+                        with gr.Row():
+                            index = gr.Number(8, label="Benchmark photo #", precision=0, minimum=0, elem_id="photo-index", min_width=100)
+                            seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="photo-seed", min_width=80)
+                        make = gr.Button("Draw this benchmark photo", elem_id="make-photo-button")
+                with gr.Column(scale=2, min_width=300):
+                    info = gr.Markdown(PROMPT, label="photo", elem_id="photo-info")
+                    canvas = gr.Image(label="Padded canvas: the photo's ROI in red", type="filepath", interactive=False,
+                                      elem_id="canvas", height=DISPLAY_SIDE + 20)  # fmt: skip
+            summary = gr.Markdown(label="summary", elem_id="summary")
+            with gr.Row(equal_height=False):
+                theme_histogram = gr.BarPlot(None, label="Predicted, full view, with the chosen theme", elem_id="histogram-theme",
+                                             color_map={WITH_THEME: "#4c78a8"}, **bars)  # fmt: skip
+                truth_histogram = gr.BarPlot(None, label="Truth: the benchmark's expected votes", elem_id="histogram-truth",
+                                             color_map={TRUTH: "#54a24b"}, **bars)  # fmt: skip
+                no_theme_histogram = gr.BarPlot(None, label=f"Predicted, full view, {NO_THEME_NAME}", elem_id="histogram-no-theme",
+                                                color_map={NO_THEME_NAME: "#888888"}, visible=has_themes, **bars)  # fmt: skip
+            with gr.Group(elem_id="redraw"):
+                gr.Markdown("**Redraw this benchmark photo with one attribute changed** (the rest of the scene stays): "
+                            "how far do the truth and each view's prediction move?")  # fmt: skip
+                with gr.Row():
+                    attribute = gr.Dropdown(list(SLIDER_ATTRIBUTES), value="grain", label="attribute", elem_id="attribute", min_width=160,
+                                            info=SLIDER_ATTRIBUTES["grain"][2])  # fmt: skip
+                    value = gr.Slider(0, 1, value=1, step=0.05, label="new value (redraws on release)", elem_id="attribute-value", min_width=200)
+                movement = gr.Dataframe(empty(MOVEMENT_COLUMNS), label="Mean score, the scene as drawn vs redrawn",
+                                        interactive=False, elem_id="movement", wrap=True)  # fmt: skip
+            with gr.Row():
+                gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme")
+                heat_view = gr.Radio([NO_HEAT, *TRANSFORMS], value=NO_HEAT, label="Heat map of the predicted mean on (red raises it, blue lowers it)",
+                                     elem_id="heat-view")  # fmt: skip
+            view_images, view_histograms = {}, {}
+            with gr.Row():
+                for view in TRANSFORMS:
+                    with gr.Column(min_width=200):
+                        view_images[view] = gr.Image(label=VIEW_TITLES[view], type="filepath", interactive=False,
+                                                     height=240, elem_id=f"view-{view}")  # fmt: skip
+                        view_histograms[view] = gr.BarPlot(None, label=f"{view}: predicted scores", elem_id=f"histogram-{view}",
+                                                           color_map={view: "#4c78a8" if view == "full" else "#f58518"}, **bars)  # fmt: skip
+            table = gr.Dataframe(empty(COMPARISON_COLUMNS), label="Mean, std and EMD(r=1) of each view, against the truth when known",
+                                 interactive=False, elem_id="table", wrap=True)  # fmt: skip
+            ranking = gr.Dataframe(empty(RANKING_COLUMNS), label=f"Themes under which this photo scores highest / lowest (top {TOP_THEMES})",
+                                   interactive=False, elem_id="ranking", wrap=True, visible=has_themes)  # fmt: skip
+        with gr.Tab("Many photos", id="many"):
+            gr.Markdown("Several photos or a zip of them: mean and std of each under the theme and with none "
+                        f"(full view), up to {MAX_BATCH} photos. Files that cannot be used are listed; the others are scored.")  # fmt: skip
+            with gr.Row():
+                batch_files = gr.File(label="Photos or .zip", file_count="multiple", file_types=["image", ".zip"], elem_id="batch-files")
+                with gr.Column():
+                    batch_theme = gr.Dropdown(theme_choices, value=NO_THEME_NAME, label="Theme", filterable=True,
+                                              visible=has_themes, elem_id="batch-theme")  # fmt: skip
+                    batch_run = gr.Button("Score them", variant="primary", elem_id="batch-run")
+                    batch_csv = gr.File(label="Results as CSV", interactive=False, elem_id="batch-csv")
+            batch_table = gr.Dataframe(label="Scores (click a header to sort)", interactive=False, elem_id="batch-table", wrap=True)
+            batch_failed = gr.Dataframe(empty(FAILED_COLUMNS), label="Files that could not be used", interactive=False,
+                                        elem_id="batch-failed", wrap=True)  # fmt: skip
+            batch_gallery = gr.Gallery(label="Thumbnails (caption: mean under the theme)", columns=6, height="auto", object_fit="contain",
+                                       elem_id="batch-gallery")  # fmt: skip
         with gr.Accordion("About this model (checkpoint card)", open=False):
             card = gr.JSON(public_card(predictor), elem_id="card")
 
@@ -331,7 +362,28 @@ def build_demo() -> gr.Blocks:
             themed = bool(chosen.theme_names)
             return {banner: model_banner(chosen), card: public_card(chosen),
                     theme: gr.Dropdown([NO_THEME_NAME, *chosen.theme_names], value=NO_THEME_NAME, visible=themed),
-                    no_theme_histogram: gr.BarPlot(visible=themed), ranking: gr.Dataframe(visible=themed)}  # fmt: skip
+                    no_theme_histogram: gr.BarPlot(visible=themed), ranking: gr.Dataframe(visible=themed),
+                    batch_theme: gr.Dropdown([NO_THEME_NAME, *chosen.theme_names], value=NO_THEME_NAME, visible=themed)}  # fmt: skip
+
+        def on_batch(paths: list[str] | None, theme_value: str, model_name: str = DEFAULT_MODEL, progress=gr.Progress()):
+            if not paths:
+                raise gr.Error("Choose photos or a zip first.", print_exception=False)
+            owner = session_for(model_name)
+            work = Path(tempfile.mkdtemp(dir=IMAGE_DIR, prefix="batch-"))
+            try:
+                photos, failed = expand_uploads(paths, work)
+                progress(0, desc=f"0 of {len(photos)} photos")
+                result = score_many(owner, photos, theme_value,
+                                    progress=lambda done, total, name: progress(done / total, desc=f"{done} of {total}: {name}"))  # fmt: skip
+            except ValueError as error:
+                raise gr.Error(str(error), print_exception=False) from None
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            unreadable = pd.concat([pd.DataFrame(failed, columns=FAILED_COLUMNS), result.failed], ignore_index=True)
+            handle, csv_path = tempfile.mkstemp(dir=IMAGE_DIR, prefix="scores-", suffix=".csv")
+            os.close(handle)
+            result.table.to_csv(csv_path, index=False)
+            return result.table, unreadable, result.thumbnails, csv_path
 
         def after_change(view: str, current: PhotoState | None) -> dict:
             """A new photo or theme: redraw the heat map if one is shown."""
@@ -350,13 +402,14 @@ def build_demo() -> gr.Blocks:
         theme.select(on_theme, [photo, theme, state, model], switch_outputs, api_name="switch_theme", **switch).then(
             after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden"
         )  # fmt: skip
-        model.input(on_model, model, [banner, card, theme, no_theme_histogram, ranking], api_visibility="private").then(
+        model.input(on_model, model, [banner, card, theme, no_theme_histogram, ranking, batch_theme], api_visibility="private").then(
             on_photo, [photo, theme, model], outputs, api_visibility="private"
         ).then(after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden")  # fmt: skip
         make.click(on_make, [index, seed], photo, api_name="draw_benchmark_photo")
         attribute.input(on_attribute, [attribute, state], [attribute, value], api_visibility="private", show_progress="hidden")
         value.release(on_redraw, [attribute, value, state], photo, api_name="redraw")
         heat_view.input(on_heat, [heat_view, state], view_outputs, api_name="heat_map")
+        batch_run.click(on_batch, [batch_files, batch_theme, model], [batch_table, batch_failed, batch_gallery, batch_csv], api_name="score_many")
     blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return blocks
 

@@ -156,7 +156,9 @@ def test_api_analyze_and_switch(app, client):
     from gradio_client import handle_file
 
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/analyze", "/switch_theme", "/draw_benchmark_photo", "/redraw", "/heat_map"} <= set(endpoints)
+    assert {"/analyze", "/switch_theme", "/draw_benchmark_photo", "/redraw", "/heat_map", "/score_many"} <= set(endpoints)
+    example = str(endpoints["/analyze"]["parameters"][0]["example_input"])  # the "Use via API" page's example
+    assert ".png" in example and ".pdf" not in example
     shown = call(client, "/analyze", handle_file(str(EXAMPLE)), "Motion Blur")
     rows = table_rows(shown[TABLE])
     assert [row["view"] for row in rows] == ["truth", *VIEWS, "full"] and rows[0]["theme"] == "Motion Blur"
@@ -210,6 +212,26 @@ def test_api_draw_redraw_and_heat_map(app, client):
     assert Image.open(heat).size == (299, 299)  # over the view image as the network sees it
     plain = call(client, "/heat_map", "off")
     assert all("heat" not in Path(path).name for path in plain.values()) and Image.open(plain["resize"]).size == (299, 299)
+
+
+def test_api_many_photos(app, client, tmp_path):
+    import csv
+
+    from gradio_client import handle_file
+
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    inputs = [handle_file(str(EXAMPLE)), handle_file(str(bad)), handle_file(str(save(photo(200, 150), tmp_path / "mine.png")))]
+    table, failed, gallery, csv_path = client.predict(inputs, "Circles", api_name="/score_many")
+    rows = table_rows(table)
+    assert [row["photo"] for row in rows] == ["motion-blur.jpg", "mine.png"] and rows[0]["width"] == 609
+    assert {"mean (Circles)", "std (Circles)", "mean (no theme)", "std (no theme)", "truth mean", "truth under"} <= set(table["headers"])
+    assert table_rows(failed)[0]["photo"] == "notes.jpg" and "not an image" in table_rows(failed)[0]["error"]
+    assert [item["caption"].split(":")[0] for item in gallery] == ["motion-blur.jpg", "mine.png"]
+    with open(csv_path, newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [row["photo"] for row in written] == ["motion-blur.jpg", "mine.png"]
+    assert float(written[0]["mean (Circles)"]) == pytest.approx(rows[0]["mean (Circles)"])
 
 
 @pytest.mark.slow

@@ -183,6 +183,31 @@ def test_benchmark_photo_truth_redraw_and_heat_map(tab):
     assert tab.errors == []
 
 
+def test_many_photos_table_thumbnails_csv(tab, tmp_path):
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    page = tab.page
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    archive = tmp_path / "set.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(ROOT / "examples" / "circles.jpg", "circles.jpg")
+        handle.write(ROOT / "examples" / "panorama.jpg", "panorama.jpg")
+    page.get_by_role("tab", name="Many photos").click()
+    page.locator("#batch-files input[type=file]").set_input_files([str(EXAMPLE), str(bad), str(archive)])
+    expect(page.locator("#batch-files").get_by_role("button", name="Remove this file")).to_have_count(3)  # all uploaded
+    page.locator("#batch-run").click()
+    expect(page.locator("#batch-table")).to_contain_text("set.zip/panorama.jpg")
+    expect(page.locator("#batch-table")).to_contain_text("motion-blur.jpg")
+    expect(page.locator("#batch-failed")).to_contain_text("not an image")
+    expect(page.locator("#batch-gallery img")).to_have_count(3)
+    expect(page.locator("#batch-csv")).to_contain_text(".csv")
+    screenshot(page, "many.png")
+    assert tab.errors == []
+
+
 def test_card_hides_server_paths(tab, url):
     from playwright.sync_api import expect
 

@@ -215,3 +215,44 @@ def test_list_checkpoints_and_public_card(predictor, tmp_path):
     finally:
         del predictor.card["recipe"]["data_root"]
     assert "synthetic data, not AVA" in model_banner(predictor)
+
+
+def test_many_photos_scored_bad_files_listed(session, tmp_path, backbone_calls):
+    import zipfile
+
+    from workbench.demo.batch import expand_uploads, score_many
+
+    good = [save(photo(120 + 10 * i, 90, seed=i), tmp_path / f"p{i}.png") for i in range(3)]
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    archive = tmp_path / "set.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(good[0], "inner/a.png")
+        handle.write(EXAMPLE, "b.jpg")
+        handle.writestr("readme.txt", "hello")
+        handle.writestr("../evil.png", b"x")
+    broken_zip = tmp_path / "broken.zip"
+    broken_zip.write_bytes(b"PK not really")
+    out = tmp_path / "out"
+    out.mkdir()
+    photos, failed = expand_uploads([*good, bad, archive, broken_zip], out)
+    assert [name for name, _ in photos] == ["p0.png", "p1.png", "p2.png", "notes.jpg", "set.zip/inner/a.png", "set.zip/b.jpg", "set.zip/../evil.png"]
+    assert all(Path(path).parent == out for _, path in photos[4:])  # nothing escapes the folder
+    assert {name for name, _ in failed} == {"set.zip/readme.txt", "broken.zip"}
+    seen = []
+    result = score_many(session, photos, "Circles", progress=lambda done, total, name: seen.append((done, total)))
+    assert seen[-1] == (7, 7) and len(seen) == 7
+    table = result.table
+    assert list(table["photo"]) == ["p0.png", "p1.png", "p2.png", "set.zip/inner/a.png", "set.zip/b.jpg"]
+    assert list(table.columns[:7]) == ["photo", "width", "height", "mean (Circles)", "std (Circles)", "mean (no theme)", "std (no theme)"]
+    assert table.loc[4, "width"] == 609 and not np.isnan(table.loc[4, "truth mean"]) and np.isnan(table.loc[0, "truth mean"])
+    assert list(result.failed["photo"]) == ["notes.jpg", "set.zip/../evil.png"] and "not an image" in result.failed.loc[0, "error"]
+    assert str(tmp_path) not in result.failed.to_string()
+    assert len(result.thumbnails) == 5 and backbone_calls == [1] * 5  # the full view only, one pass per photo
+    # The same photos as on the page: the mean under the theme equals the page's full view.
+    page = session.analyze(good[1], "Circles")
+    assert table.loc[1, "mean (Circles)"] == pytest.approx(summarize(page.distributions["full"])["mean"], abs=1e-3)
+    plain = score_many(session, photos[:2], None)
+    assert list(plain.table.columns) == ["photo", "width", "height", "mean (no theme)", "std (no theme)"]
+    with pytest.raises(ValueError, match="unknown theme"):
+        score_many(session, photos, "Nope")
