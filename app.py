@@ -56,6 +56,15 @@ MAX_UPLOAD = "200mb"  # a 64-megapixel photo (the largest load_image accepts) as
 WITH_THEME = "with the theme"  # the with-theme histogram's series: a fixed name, whatever the theme
 VIEW_TITLES = {"full": "full (pad + ROI)", "resize": "resize", "resized_pad": "resized_pad", "crop": "crop"}
 NO_HEAT = "off"
+# On a phone the tables keep every column in view: smaller type and tight cells below 600 px
+# (Gradio scopes these rules to the page itself).
+NARROW_CSS = """
+@media (max-width: 600px) {
+  table th, table td { font-size: 11px !important; padding: 2px 3px !important; }
+  table .cell-wrap, table .header-content { padding: 0 !important; }
+}
+"""
+LAUNCH_OPTIONS = {"css": NARROW_CSS, "max_file_size": MAX_UPLOAD}  # what launch() needs besides host and port (tests too)
 API_EXAMPLE_PHOTO = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"  # gr.Image's own
 PROMPT = "Upload a photo, pick an example or draw a benchmark photo."
 
@@ -154,16 +163,13 @@ def image_file(name: str, draw: Callable[[], Image.Image | np.ndarray]) -> str:
     return str(path)
 
 
-class PhotoFile(gr.File):
-    """gr.File whose "Use via API" example is a photo (gr.File's own is a PDF, which this page refuses)."""
-
-    is_template = True  # the browser draws it as a plain gr.File
-
-    def example_payload(self):
-        return handle_file(API_EXAMPLE_PHOTO)
-
-    def example_value(self):
-        return API_EXAMPLE_PHOTO
+def photo_input(**kwargs) -> gr.File:
+    """gr.File whose "Use via API" example is a photo (gr.File's own is a PDF, which this page refuses).
+    Set on the instance: a gr.File subclass would make Gradio write a .pyi stub beside this file."""
+    component = gr.File(**kwargs)
+    component.example_payload = lambda: handle_file(API_EXAMPLE_PHOTO)
+    component.example_value = lambda: API_EXAMPLE_PHOTO
+    return component
 
 
 def example_rows() -> list[list[str]]:
@@ -207,7 +213,7 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("One photo", id="one"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=300):
-                    photo = PhotoFile(label="Photo (any size)", type="filepath", file_types=["image"], elem_id="photo")
+                    photo = photo_input(label="Photo (any size)", type="filepath", file_types=["image"], elem_id="photo")
                     theme = gr.Dropdown(theme_choices, value=NO_THEME_NAME, label="Theme (type to search)",
                                         filterable=True, visible=has_themes, elem_id="theme")  # fmt: skip
                     gr.Examples(example_rows(), inputs=[photo, theme], label="Examples (synthetic benchmark photos: their truth is known)")
@@ -417,4 +423,4 @@ def build_demo() -> gr.Blocks:
 demo = build_demo()
 
 if __name__ == "__main__":
-    demo.launch(server_name=ARGS.host, server_port=ARGS.port, max_file_size=MAX_UPLOAD)
+    demo.launch(server_name=ARGS.host, server_port=ARGS.port, **LAUNCH_OPTIONS)

@@ -59,10 +59,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(demo):
-    """Gradio's own test pattern: launch without blocking on a free loopback port, close in finally."""
+def serving(demo, **launch_options):
+    """Gradio's own test pattern: launch without blocking on a free loopback port, close in finally.
+    launch_options: the app's own (``app.LAUNCH_OPTIONS``: its CSS, the upload limit)."""
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_options)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
@@ -121,7 +122,7 @@ def test_page_shows_model_and_synthetic_warning(app):
 
 @pytest.fixture(scope="module")
 def server(app):
-    with serving(app.demo) as url:
+    with serving(app.demo, **app.LAUNCH_OPTIONS) as url:
         yield url
 
 
@@ -296,7 +297,7 @@ def test_a_folder_of_checkpoints_offers_each_model(tmp_path):
     assert str(tmp_path) not in str(app.public_card(plain)) and app.public_card(plain)["checkpoint"] == "b-plain.pt"
     with pytest.raises(ValueError, match="unknown model"):
         app.session_for("c.pt")
-    with serving(app.demo) as url:
+    with serving(app.demo, **app.LAUNCH_OPTIONS) as url:
         client = Client(url, verbose=False)
         themed = call(client, "/analyze", handle_file(str(EXAMPLE)), "Circles", "a-themed.pt")
         untouched = call(client, "/analyze", handle_file(str(EXAMPLE)), "no theme", "b-plain.pt")

@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from workbench.data.batching import pad_batch, to_normalized_tensor
 from workbench.model import NO_THEME, AestheticModel
 
-SMOOTHING = 5  # cells of the ROI grid averaged together: a per-cell map is speckle at 112 x 112
+SMOOTHING = 9  # cells of the ROI grid averaged together: a per-cell map is speckle at 112 x 112
+SCALE_PERCENTILE = 99  # |heat| at this percentile maps to 1 (clipped above): a few extreme cells would wash out the rest
 
 
 def score_mean(probabilities: Tensor) -> Tensor:
@@ -36,7 +37,7 @@ def score_heat_map(model: AestheticModel, image: Image.Image, theme_id: int = NO
 
     image: the view image exactly as the network receives it (e.g. the photo fitted in the canvas for
     ``full``, the 299x299 resize for ``resize``). theme_id: -1 for no theme. Positive: raises the
-    predicted mean score; scaled so the largest magnitude is 1.
+    predicted mean score; scaled so the 99th percentile of its magnitude is 1 (clipped beyond).
     """
     if not isinstance(image, Image.Image):
         raise TypeError(f"image must be a PIL image, got {type(image).__name__}")
@@ -64,8 +65,8 @@ def score_heat_map(model: AestheticModel, image: Image.Image, theme_id: int = NO
     heat = (gradient * pooled.detach()).sum(dim=1, keepdim=True)  # [1, 1, R, R]
     if smoothing > 1:
         heat = nn.functional.avg_pool2d(heat, smoothing, stride=1, padding=smoothing // 2, count_include_pad=False)
-    peak = float(heat.abs().max())
-    heat = heat / peak if peak > 0 else heat
+    scale = float(torch.quantile(heat.abs().flatten(), SCALE_PERCENTILE / 100))
+    heat = heat / scale if scale > 0 else heat
     # The R x R grid covers exactly the photo's region: stretch it back over the photo's (h, w) pixels.
     heat = nn.functional.interpolate(heat, size=(image.height, image.width), mode="bilinear", align_corners=False)
     return heat[0, 0].clamp(-1, 1).cpu().numpy().astype(np.float32)
