@@ -60,10 +60,11 @@ NO_HEAT = "off"
 # (Gradio scopes these rules to the page itself).
 NARROW_CSS = """
 @media (max-width: 600px) {
-  table th, table td { font-size: 11px !important; padding: 2px 3px !important; }
+  table th, table td, .body-cell, .body-cell span { font-size: 11px !important; }
+  table th, table td, .body-cell .cell-wrap { padding: 2px 3px !important; }
   table .cell-wrap, table .header-content { padding: 0 !important; }
 }
-"""
+"""  # the hidden table Gradio measures column widths on, and the cells it shows, must agree
 LAUNCH_OPTIONS = {"css": NARROW_CSS, "max_file_size": MAX_UPLOAD}  # what launch() needs besides host and port (tests too)
 API_EXAMPLE_PHOTO = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"  # gr.Image's own
 PROMPT = "Upload a photo, pick an example or draw a benchmark photo."
