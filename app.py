@@ -245,9 +245,10 @@ def build_demo() -> gr.Blocks:
                 movement = gr.Dataframe(empty(MOVEMENT_COLUMNS), label="Mean score, the scene as drawn vs redrawn",
                                         interactive=False, elem_id="movement", wrap=True)  # fmt: skip
             with gr.Row():
-                gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme")
+                with gr.Column(min_width=300):
+                    gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme")
                 heat_view = gr.Radio([NO_HEAT, *TRANSFORMS], value=NO_HEAT, label="Heat map of the predicted mean on (red raises it, blue lowers it)",
-                                     elem_id="heat-view")  # fmt: skip
+                                     elem_id="heat-view", min_width=300)  # fmt: skip
             view_images, view_histograms = {}, {}
             with gr.Row():
                 for view in TRANSFORMS:

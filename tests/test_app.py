@@ -7,7 +7,6 @@ is imported with ``WORKBENCH_CHECKPOINT`` pointing at a tiny untrained checkpoin
 import importlib
 import io
 import os
-import shutil
 import socket
 import struct
 import sys
@@ -18,11 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from test_predict import CANVAS, make_tiny_checkpoint, photo
+from test_predict import make_tiny_checkpoint, photo
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "motion-blur.jpg"
