@@ -127,7 +127,9 @@ def image_tag(state: PhotoState) -> str:
 
 
 try:
-    CHECKPOINTS = list_checkpoints(CHECKPOINT_SOURCE) if Path(CHECKPOINT_SOURCE).exists() else {Path(CHECKPOINT_SOURCE).name: Path(CHECKPOINT_SOURCE)}
+    # A missing path stays one entry, so that load_predictor's error says how to make the demo checkpoint.
+    missing = not Path(CHECKPOINT_SOURCE).exists()
+    CHECKPOINTS = {Path(CHECKPOINT_SOURCE).name: Path(CHECKPOINT_SOURCE)} if missing else list_checkpoints(CHECKPOINT_SOURCE)
     DEFAULT_MODEL = DEFAULT_CHECKPOINT.name if DEFAULT_CHECKPOINT.name in CHECKPOINTS else next(iter(CHECKPOINTS))
     session = session_for(DEFAULT_MODEL)
 except CheckpointError as error:
@@ -366,7 +368,10 @@ def build_demo() -> gr.Blocks:
 
         def on_model(model_name: str) -> dict:
             """Another model: its card, and its theme controls (hidden for a model trained without themes)."""
-            chosen = session_for(model_name).predictor
+            try:
+                chosen = session_for(model_name).predictor
+            except CheckpointError as error:  # a corrupt file in the folder: say so without the server's path
+                raise gr.Error(str(error).replace(str(CHECKPOINTS[model_name]), model_name), print_exception=False) from None
             themed = bool(chosen.theme_names)
             return {banner: model_banner(chosen), card: public_card(chosen),
                     theme: gr.Dropdown([NO_THEME_NAME, *chosen.theme_names], value=NO_THEME_NAME, visible=themed),
@@ -410,7 +415,7 @@ def build_demo() -> gr.Blocks:
         theme.select(on_theme, [photo, theme, state, model], switch_outputs, api_name="switch_theme", **switch).then(
             after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden"
         )  # fmt: skip
-        model.input(on_model, model, [banner, card, theme, no_theme_histogram, ranking, batch_theme], api_visibility="private").then(
+        model.input(on_model, model, [banner, card, theme, no_theme_histogram, ranking, batch_theme], api_visibility="private").success(
             on_photo, [photo, theme, model], outputs, api_visibility="private"
         ).then(after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden")  # fmt: skip
         make.click(on_make, [index, seed], photo, api_name="draw_benchmark_photo")

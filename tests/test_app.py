@@ -288,13 +288,16 @@ def test_a_folder_of_checkpoints_offers_each_model(tmp_path):
     make_tiny_checkpoint(folder / "a-themed.pt")
     make_tiny_checkpoint(folder / "b-plain.pt", synthetic=False, themes=[])
     (folder / "notes.txt").write_text("not a checkpoint")
+    (folder / "c-broken.pt").write_bytes(b"not a checkpoint either")
     app = import_app(folder)
-    assert list(app.CHECKPOINTS) == ["a-themed.pt", "b-plain.pt"] and app.predictor.theme_names  # the first by name
+    assert list(app.CHECKPOINTS) == ["a-themed.pt", "b-plain.pt", "c-broken.pt"] and app.predictor.theme_names  # the first by name
+    with pytest.raises(app.CheckpointError):  # loaded only when chosen; the page then says why, by file name
+        app.session_for("c-broken.pt")
     plain = app.session_for("b-plain.pt").predictor
     assert "without themes" in app.model_banner(plain) and "synthetic" not in app.model_banner(plain)
     assert str(tmp_path) not in str(app.public_card(plain)) and app.public_card(plain)["checkpoint"] == "b-plain.pt"
     with pytest.raises(ValueError, match="unknown model"):
-        app.session_for("c.pt")
+        app.session_for("d.pt")
     with serving(app.demo, **app.LAUNCH_OPTIONS) as url:
         client = Client(url, verbose=False)
         themed = call(client, "/analyze", handle_file(str(EXAMPLE)), "Circles", "a-themed.pt")
