@@ -5,7 +5,8 @@
 Layout and wiring only: the logic (feature cache keyed by photo content, pages, tables, the
 benchmark's ground truth, heat maps) is ``workbench.demo`` and ``workbench.explain``, tested without
 Gradio. The predictor is loaded once, at import (``--checkpoint``, else ``$WORKBENCH_CHECKPOINT``,
-else ``checkpoints/demo.pt``). A theme switch re-sends only what depends on the theme.
+else ``checkpoints/demo.pt``; a folder offers each checkpoint in it). A theme switch re-sends only what
+depends on the theme.
 
 Without a UI: ``analyze(path, theme) -> Page``, ``switch_theme(page.state, theme) -> Page`` and
 ``clear_cache()`` (for benchmarks) call the module's ``session``.

@@ -93,6 +93,8 @@ def test_upload_analyze_switch_theme_clear(tab):
     page = tab.page
     expect(page.locator("#model-banner")).to_contain_text("trained on synthetic data, not AVA")
     expect(page.locator("#table")).to_contain_text("EMD against")  # empty tables show their headers, not "1 | 2 | 3"
+    intro = page.locator("h1 + p, .prose p").first.inner_text()
+    assert "downscaled to fit" in intro and "never resized" not in intro  # what happens to photos over the canvas
     tab.upload(EXAMPLE)
     expect(page.locator("#summary")).to_contain_text("Predicted mean score")
     expect(page.locator("#photo-info")).to_contain_text("609 × 406")
