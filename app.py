@@ -38,7 +38,6 @@ from workbench.data.augment import TRANSFORMS  # noqa: E402
 from workbench.data.images import ImageError  # noqa: E402
 from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
 from workbench.demo.batch import FAILED_COLUMNS, MAX_PHOTOS as MAX_BATCH, expand_uploads, score_many  # noqa: E402
-from workbench.demo.cache import content_hash  # noqa: E402
 from workbench.demo.models import list_checkpoints, model_banner, public_card  # noqa: E402
 from workbench.demo.drawing import DISPLAY_SIDE, heat_overlay  # noqa: E402
 from workbench.demo.session import DemoSession, Page, PhotoState  # noqa: E402
@@ -100,7 +99,7 @@ DEVICE = ARGS.device if ARGS else "cpu"
 IMAGE_DIR = Path(tempfile.mkdtemp(prefix="workbench-demo-"))
 atexit.register(shutil.rmtree, IMAGE_DIR, ignore_errors=True)
 BENCHMARK = BenchmarkRegistry()  # which photo contents are benchmark photos, shared by every model
-BENCHMARK.register_examples(EXAMPLES_DIR / "examples.csv", content_hash)
+BENCHMARK.register_examples(EXAMPLES_DIR / "examples.csv")
 _sessions: dict[str, DemoSession] = {}
 _sessions_lock = threading.Lock()
 

@@ -256,3 +256,15 @@ def test_many_photos_scored_bad_files_listed(session, tmp_path, backbone_calls):
     assert list(plain.table.columns) == ["photo", "width", "height", "mean (no theme)", "std (no theme)"]
     with pytest.raises(ValueError, match="unknown theme"):
         score_many(session, photos, "Nope")
+
+
+def test_registry_keeps_the_examples_and_the_latest_drawn(monkeypatch):
+    from workbench.demo import benchmark
+
+    monkeypatch.setattr(benchmark, "MAX_REGISTERED", 2)
+    registry = benchmark.BenchmarkRegistry()
+    registry.register("example", BenchmarkPhoto(10), pinned=True)
+    for index in range(3):
+        registry.register(f"drawn{index}", BenchmarkPhoto(index))
+    assert registry.lookup("example") == BenchmarkPhoto(10) and registry.lookup("drawn0") is None
+    assert registry.lookup("drawn2") == BenchmarkPhoto(2) and registry.lookup("unknown") is None

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from workbench.data.synth import JPEG_OPTIONS, MAX_LONG_SIDE, expected_distribution, generate_image, sample_attributes
+from workbench.demo.cache import content_hash
 
 # The attributes a slider can set: (low, high, what it is). ``aspect`` sets width / height keeping the long side.
 SLIDER_ATTRIBUTES: dict[str, tuple[float, float, str]] = {
@@ -112,24 +113,25 @@ class BenchmarkRegistry:
     """
 
     def __init__(self):
-        self._known: OrderedDict[str, BenchmarkPhoto] = OrderedDict()
-        self._pinned: set[str] = set()
+        self._pinned: dict[str, BenchmarkPhoto] = {}  # the examples: always known
+        self._drawn: OrderedDict[str, BenchmarkPhoto] = OrderedDict()  # drawn on the page: the latest MAX_REGISTERED
         self._lock = threading.Lock()
 
     def register(self, key: str, photo: BenchmarkPhoto, pinned: bool = False) -> None:
         with self._lock:
-            self._known[key] = photo
-            self._known.move_to_end(key)
             if pinned:
-                self._pinned.add(key)
-            for old in [k for k in self._known if k not in self._pinned][: max(0, len(self._known) - MAX_REGISTERED - len(self._pinned))]:
-                del self._known[old]
+                self._pinned[key] = photo
+                return
+            self._drawn[key] = photo
+            self._drawn.move_to_end(key)
+            while len(self._drawn) > MAX_REGISTERED:
+                self._drawn.popitem(last=False)
 
     def lookup(self, key: str) -> BenchmarkPhoto | None:
         with self._lock:
-            return self._known.get(key)
+            return self._pinned.get(key) or self._drawn.get(key)
 
-    def register_examples(self, listing: str | os.PathLike, content_hash) -> int:
+    def register_examples(self, listing: str | os.PathLike) -> int:
         """Registers each row of examples.csv (file, index, seed) whose file exists; returns how many."""
         listing = Path(listing)
         if not listing.is_file():

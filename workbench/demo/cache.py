@@ -18,7 +18,7 @@ from PIL import Image
 from workbench.data.images import ImageInfo
 from workbench.predict import Features
 
-DEFAULT_MAX_PHOTOS = 32  # each entry: four feature vectors, four thumbnails, the theme table (a few hundred kB)
+DEFAULT_MAX_PHOTOS = 32  # each entry: four feature vectors, four thumbnails, the theme table and the fitted photo (<= 2 MB)
 
 
 def content_hash(path: str | os.PathLike) -> str:

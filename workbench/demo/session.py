@@ -85,7 +85,7 @@ class DemoSession:
         self.benchmark = benchmark if benchmark is not None else BenchmarkRegistry()  # shared by the page's models
         self.folder = Path(folder) if folder is not None else None
         if examples is not None:
-            self.benchmark.register_examples(examples, content_hash)
+            self.benchmark.register_examples(examples)
 
     # --- themes ---------------------------------------------------------------------------------
 
