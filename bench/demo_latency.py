@@ -1,12 +1,16 @@
 """Demo latency: a full analysis of one photo (four views) vs a theme switch, with and without the cache.
 
 Calls app.py's own functions (no browser, no Gradio server): ``analyze(path, theme)``,
-``switch_theme(page.state, theme)`` and ``clear_cache()``. Six figures, interleaved:
+``switch_theme(page.state, theme)`` and ``clear_cache()``, which call ``workbench.demo``. Eight figures, interleaved:
 
 - analysis, cold: ``clear_cache()`` then ``analyze`` (load, four views through the backbone, page);
 - analysis, cached: ``analyze`` of a photo whose features are cached (hash, load, head, page);
 - theme switch, cached: ``switch_theme`` (head + summary + table) -- what the app promises to make cheap;
 - theme switch, uncached: ``clear_cache()`` then ``switch_theme`` (the backbone runs again);
+- re-upload, served: the same photo's bytes under another file name through the page's endpoint
+  (the feature cache is keyed by content: a hash, the head, no backbone);
+- counterfactual redraw: a benchmark photo redrawn with another grain value (drawn, saved, analysed
+  cold; its "as drawn" twin is cached), what one release of the page's attribute slider costs;
 - "served" variants of the cold analysis and the cached switch call the page's own event handlers
   (the ``analyze`` / ``switch_theme`` endpoints of ``app.demo``: they also write the analysis's images
   as webp files) and then do what Gradio does to their return values before sending them:
@@ -30,11 +34,14 @@ import importlib
 import itertools
 import json
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository root on sys.path)
+from workbench.demo.benchmark import BenchmarkPhoto
+from workbench.demo.tables import comparison_table
 from common import ROOT, base_parser, median, print_goal, print_header, print_ratio, print_table, runtime_from_args, write_json
 
 GOAL = 0.05
@@ -123,6 +130,17 @@ def main() -> None:
             app.clear_cache()
             app.switch_theme(page.state, next(themes))
 
+        renamed = itertools.cycle(shutil.copy(photo, folder / f"re-upload-{i}{Path(photo).suffix}") for i in range(2))
+
+        def reupload_served() -> None:
+            served("analyze", str(next(renamed)), next(themes))
+
+        grains = itertools.cycle(round(0.05 * i, 2) for i in range(1, 21))  # a new value each time: a new photo
+        scene = BenchmarkPhoto(7, 0)
+
+        def redraw() -> None:
+            app.analyze(app.session.draw_benchmark_photo(scene.with_attribute("grain", next(grains))), "Film Grain")
+
         variants = {
             "analysis, cold": analysis_cold,
             "analysis, cached": analysis_cached,
@@ -130,6 +148,8 @@ def main() -> None:
             "theme switch, uncached": switch_uncached,
             "analysis, cold, served": analysis_cold_served,
             "theme switch, cached, served": switch_cached_served,
+            "re-upload, served": reupload_served,
+            "counterfactual redraw": redraw,
         }
         # Every variant leaves this photo's features cached (the cold ones re-fill the cache they
         # emptied), so the cached variants hit the cache whatever the order.
@@ -158,6 +178,8 @@ def main() -> None:
     print_ratio("theme switch (cached) / full analysis (cold)", ratio)
     print_ratio("theme switch (uncached) / full analysis (cold)", seconds["theme switch, uncached"] / seconds["analysis, cold"])
     print_ratio("full analysis cached / cold", seconds["analysis, cached"] / seconds["analysis, cold"])
+    print_ratio("re-upload of an analysed photo / full analysis (cold), served", seconds["re-upload, served"] / seconds["analysis, cold, served"])
+    print_ratio("counterfactual redraw / full analysis (cold)", seconds["counterfactual redraw"] / seconds["analysis, cold"])
     served_ratio = seconds["theme switch, cached, served"] / seconds["analysis, cold, served"]
     print_ratio("theme switch (cached) / full analysis (cold), served", served_ratio,
                 "handlers + Gradio's postprocess + JSON, as the endpoints send them")  # fmt: skip
@@ -233,18 +255,18 @@ def _plain(value):
 
 def switch_breakdown(app, page, served: Served, runtime, args) -> dict[str, float]:
     """Time the parts of a served cached theme switch: head calls, table, handler, postprocess, JSON."""
-    views = app.view_features(page.state.key, None, lambda: None)
+    views = app.session.photo(page.state.key, page.state.path).views
     theme = app.predictor.theme_names[0] if app.predictor.theme_names else None
     distributions = {view: app.predictor.predict_from_features(cached.features, theme)[0] for view, cached in views.items()}
     no_theme = app.predictor.predict_from_features(views["full"].features, None)[0]
-    name = app._theme_name(theme)
+    name = app.session.theme_name(theme)
     inputs = (page.state.path, theme, page.state)
     predictions = served.handler("switch_theme", *inputs)
     outputs = served.postprocess("switch_theme", predictions)
     parts = {
         "head (5 predict_from_features)": lambda: [app.predictor.predict_from_features(c.features, theme) for c in views.values()]
         + [app.predictor.predict_from_features(views["full"].features, None)],
-        "comparison_table": lambda: app.comparison_table(distributions, no_theme, name),
+        "comparison_table": lambda: comparison_table(distributions, no_theme, name),
         "switch_theme (head, summary, table)": lambda: app.switch_theme(page.state, theme),
         "5 histogram_frame": lambda: [app.histogram_frame(distributions[v], v) for v in views] + [app.histogram_frame(no_theme, name)],
         "endpoint handler (switch_theme + histogram frames)": lambda: served.handler("switch_theme", *inputs),

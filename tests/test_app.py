@@ -1,12 +1,12 @@
-"""The Gradio demo: handlers called directly, the API through gradio_client, and a load test.
+"""The Gradio demo as served: its API through gradio_client, and a load test.
 
-The app is imported with ``WORKBENCH_CHECKPOINT`` pointing at a tiny untrained checkpoint on a
-256 px canvas (see ``test_predict.make_tiny_checkpoint``), so every analysis takes well under a second.
+The page's logic is tested without Gradio in test_demo.py; here only what the server sends. The app
+is imported with ``WORKBENCH_CHECKPOINT`` pointing at a tiny untrained checkpoint on a 256 px canvas
+(see ``test_predict.make_tiny_checkpoint``), so every analysis takes well under a second.
 """
 import importlib
 import io
 import os
-import shutil
 import socket
 import struct
 import sys
@@ -17,11 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from test_predict import CANVAS, make_tiny_checkpoint, photo
+from test_predict import make_tiny_checkpoint, photo
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "motion-blur.jpg"
@@ -35,7 +34,7 @@ def import_app(checkpoint: Path):
         sys.path.insert(0, str(ROOT))
     import app
 
-    if app.predictor.card["checkpoint"] != str(checkpoint):
+    if app.CHECKPOINT_SOURCE != str(checkpoint):
         app = importlib.reload(app)
     return app
 
@@ -58,157 +57,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(demo):
-    """Gradio's own test pattern: launch without blocking on a free loopback port, close in finally."""
+def serving(demo, **launch_options):
+    """Gradio's own test pattern: launch without blocking on a free loopback port, close in finally.
+    launch_options: the app's own (``app.LAUNCH_OPTIONS``: its CSS, the upload limit)."""
     port = free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **launch_options)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
 
 
-@pytest.fixture
-def backbone_calls(app, monkeypatch):
-    """Counts backbone runs (and their batch sizes) of the app's predictor."""
-    calls = []
-    model = app.predictor.model
-    original = type(model).features
-
-    def spy(images, sizes):
-        calls.append(images.shape[0])
-        return original(model, images, sizes)
-
-    monkeypatch.setattr(model, "features", spy)
-    app.clear_cache()
-    return calls
-
-
 def save(image: Image.Image, path: Path, **options) -> Path:
     image.save(path, **options)
     return path
-
-
-def test_analyze_outputs(app):
-    page = app.analyze(str(EXAMPLE), "Motion Blur")
-    assert set(page.distributions) == set(VIEWS) | {"no theme"}
-    for dist in page.distributions.values():
-        assert dist.shape == (10,) and dist.sum() == pytest.approx(1.0, abs=1e-6)
-    table = page.table
-    assert list(table["view"]) == VIEWS + ["full"]
-    assert list(table["theme"]) == ["Motion Blur"] * 4 + ["no theme"]
-    assert table.loc[0, "EMD(r=1)"] == 0 and (table["EMD(r=1)"] >= 0).all()
-    assert table.loc[4, "EMD(r=1)"] > 0  # the fixture's theme moves the prediction
-    assert table.loc[0, "mean"] == pytest.approx(app.summarize(page.distributions["full"])["mean"], abs=1e-3)
-    assert f"{table.loc[0, 'mean']:.3f}" in page.summary and "Motion Blur" in page.summary
-    # Ranking: 5 highest then 5 lowest, by mean, consistent with predict_all_themes.
-    ranking = page.ranking
-    assert len(ranking) == 10 and list(ranking["mean"]) == sorted(ranking["mean"], reverse=True)
-    assert ranking["rank"].iloc[0] == "highest 1" and ranking["rank"].iloc[-1] == "lowest 1"
-    # Photo info and the canvas: 609 x 406 fitted into 256 -> 256 x 170 top-left, ROI outlined.
-    assert "609 × 406" in page.info and "1.50 : 1" in page.info and "Downscaled" in page.info
-    canvas = np.asarray(page.canvas)
-    side = app.DISPLAY_SIDE
-    roi_bottom = round(170 * side / CANVAS) - 1
-    assert canvas.shape == (side, side, 3)
-    assert tuple(canvas[side // 3, 0]) == app.ROI_COLOUR and tuple(canvas[0, side // 2]) == app.ROI_COLOUR
-    assert tuple(canvas[roi_bottom, side // 2]) == app.ROI_COLOUR and tuple(canvas[side // 3, side - 1]) == app.ROI_COLOUR
-    assert tuple(canvas[roi_bottom + 20, 40]) == app.PADDING_GREY  # below the photo: padding
-    # The views, as the network sees them (thumbnails) with their sizes; one y scale for every histogram.
-    assert list(page.views) == VIEWS and page.views["resize"].size == (299, 299)
-    assert all(cached.thumbnail.ndim == 3 and max(cached.thumbnail.shape[:2]) <= app.THUMBNAIL_SIDE for cached in page.views.values())
-    assert max(dist.max() for dist in page.distributions.values()) <= page.histogram_top <= 1
-    # Histograms are native bar plots: one row per score, in order, the series named.
-    frame = app.histogram_frame(page.distributions["full"], app.WITH_THEME)
-    assert list(frame["score"]) == [str(s) for s in range(1, 11)] and set(frame["series"]) == {app.WITH_THEME}
-    np.testing.assert_allclose(frame["probability"], page.distributions["full"], atol=1e-4)
-
-
-def test_theme_switch_reuses_cached_features(app, backbone_calls, tmp_path):
-    page = app.analyze(str(EXAMPLE), "no theme")
-    assert backbone_calls == [4]  # the four views, one padded batch
-    switched = app.switch_theme(page.state, "Circles")
-    assert backbone_calls == [4]  # only the head ran
-    assert switched.theme == "Circles" and switched.state.theme == "Circles"
-    assert switched.canvas is None and switched.views is None and switched.ranking is None  # theme-independent: kept
-    assert not np.allclose(switched.distributions["full"], page.distributions["full"])
-    np.testing.assert_allclose(switched.distributions["no theme"], page.distributions["no theme"])
-    # The same bytes under another name hit the cache too; the theme switch equals a fresh analysis.
-    copy = shutil.copy(EXAMPLE, tmp_path / "renamed.jpg")
-    again = app.analyze(str(copy), "Circles")
-    assert backbone_calls == [4]
-    np.testing.assert_allclose(again.distributions["full"], switched.distributions["full"])
-    app.clear_cache()
-    app.analyze(str(copy), "Circles")
-    assert backbone_calls == [4, 4]
-
-
-def endpoint(app, api_name: str):
-    """The page's event for ``api_name`` (its handler ``fn`` and its ``outputs``)."""
-    return next(fn for fn in app.demo.fns.values() if fn.api_name == api_name)
-
-
-def by_id(outputs: dict) -> dict:
-    """A handler's {component: value} -> {elem_id: value}; a component returned as an update -> its value."""
-    import gradio as gr
-
-    return {block.elem_id or "state": value.constructor_args["value"] if isinstance(value, gr.components.Component) else value
-            for block, value in outputs.items()}  # fmt: skip
-
-
-THEME_INDEPENDENT = {"photo-info", "canvas", "ranking", "histogram-no-theme", *(f"view-{view}" for view in VIEWS)}
-THEME_DEPENDENT = {"summary", "table", "histogram-theme", *(f"histogram-{view}" for view in VIEWS)}
-
-
-def test_switch_sends_only_theme_dependent_outputs(app):
-    analysis, switch = endpoint(app, "analyze"), endpoint(app, "switch_theme")
-    assert {block.elem_id for block in analysis.outputs if not block.stateful} == THEME_INDEPENDENT | THEME_DEPENDENT
-    # A switch's event does not even list the canvas, the view images, the ranking or the no-theme histogram.
-    assert {block.elem_id for block in switch.outputs if not block.stateful} == THEME_DEPENDENT
-    shown = by_id(analysis.fn(str(EXAMPLE), "no theme"))
-    assert set(shown) == THEME_INDEPENDENT | THEME_DEPENDENT | {"state"}
-    switched = by_id(switch.fn(str(EXAMPLE), "Circles", shown["state"]))
-    assert set(switched) == THEME_DEPENDENT | {"state"} and switched["state"].theme == "Circles"
-    assert all(isinstance(switched[name], app.pd.DataFrame) for name in THEME_DEPENDENT if name.startswith("histogram"))
-    before, after = shown["histogram-theme"], switched["histogram-theme"]
-    assert set(before["series"]) == set(after["series"]) == {app.WITH_THEME}  # a fixed series: the colour stays
-    assert not np.allclose(after["probability"], before["probability"])  # the with-theme histogram moved
-    page = app.switch_theme(shown["state"], "Circles")
-    np.testing.assert_allclose(after["probability"], page.distributions["full"], atol=1e-4)
-    np.testing.assert_allclose(shown["histogram-no-theme"]["probability"], page.distributions["no theme"], atol=1e-4)
-    # The y scale set with the photo covers it under every theme, so a switch never needs to change it.
-    top = app.analyze(str(EXAMPLE)).histogram_top
-    for theme in app.predictor.theme_names:
-        assert max(dist.max() for dist in app.switch_theme(shown["state"], theme).distributions.values()) <= top
-    # The theme chosen while the photo was analysed is shown once the analysis lands; otherwise nothing is sent.
-    after_photo = next(fn for fn in app.demo.fns.values() if fn.fn.__name__ == "after_photo")
-    assert after_photo.fn(str(EXAMPLE), "no theme", shown["state"]) == {"__type__": "update"}
-    assert by_id(after_photo.fn(str(EXAMPLE), "Circles", shown["state"]))["state"].theme == "Circles"
-
-
-def test_cache_is_bounded_lru(app, backbone_calls, tmp_path, monkeypatch):
-    monkeypatch.setattr(app, "CACHE_PHOTOS", 2)
-    pages = [app.analyze(str(save(photo(120, 90, seed=i), tmp_path / f"{i}.png")), None) for i in range(3)]
-    assert app.cache_info()["entries"] == 8 and len(backbone_calls) == 3
-    app.switch_theme(pages[2].state, "Panorama")  # most recent: cached
-    assert len(backbone_calls) == 3
-    evicted = app.switch_theme(pages[0].state, "Panorama")  # evicted: reloaded and recomputed
-    assert len(backbone_calls) == 4 and evicted.theme == "Panorama"
-
-
-def test_non_rgb_animated_and_huge_photos_work(app, tmp_path):
-    cmyk = save(photo(160, 120, mode="CMYK"), tmp_path / "cmyk.jpg")
-    assert "Converted from CMYK" in app.analyze(str(cmyk)).info
-    sixteen = Image.fromarray((np.random.default_rng(0).random((90, 140)) * 65535).astype(np.uint16))
-    assert "I;16" in app.analyze(str(save(sixteen, tmp_path / "deep.png"))).info
-    frames = [photo(100, 80, seed=i).convert("P") for i in range(3)]
-    gif = tmp_path / "anim.gif"
-    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
-    assert "Animated (3 frames)" in app.analyze(str(gif)).info
-    huge = app.analyze(str(save(photo(1200, 900, seed=3), tmp_path / "huge.png")), "Panorama")
-    assert "Downscaled" in huge.info and "1200 × 900" in huge.info and "256 × 192" in huge.info
-    small = app.analyze(str(save(photo(200, 150), tmp_path / "small.png")))
-    assert "Downscaled" not in small.info
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -240,22 +102,6 @@ def bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-def test_bad_files_raise_gr_error_naming_the_problem(app, tmp_path):
-    import gradio as gr
-
-    for name, (path, words) in bad_files(tmp_path).items():
-        with pytest.raises(gr.Error) as caught:
-            app.analyze(str(path), "Circles")
-        assert words in caught.value.message and path.name in caught.value.message, name
-        assert str(tmp_path) not in caught.value.message  # the server's temp folder stays private
-    with pytest.raises(gr.Error, match="Upload a photo"):
-        app.analyze(None)
-    with pytest.raises(gr.Error) as caught:
-        app.analyze(str(EXAMPLE), "Motion Blr")
-    assert "did you mean 'Motion Blur'" in caught.value.message
-    assert app.analyze(str(EXAMPLE), "Circles").theme == "Circles"  # still serving
-
-
 def test_missing_checkpoint_names_it_and_the_command(app, tmp_path):
     with pytest.raises(app.CheckpointError) as caught:
         app.load_predictor(tmp_path / "demo.pt")
@@ -263,17 +109,26 @@ def test_missing_checkpoint_names_it_and_the_command(app, tmp_path):
 
 
 def test_page_shows_model_and_synthetic_warning(app):
-    banner = app.model_banner()
+    banner = app.model_banner(app.predictor)
     assert "trained on synthetic data, not AVA" in banner and "SYNTHETIC" in banner
     assert [Path(path).name for path, _ in app.example_rows()][:2] == ["motion-blur.jpg", "panorama.jpg"]
     assert all(theme in app.predictor.theme_names for _, theme in app.example_rows())
     assert sum(f.stat().st_size for f in (ROOT / "examples").iterdir()) < 1_000_000
+    card = app.public_card(app.predictor)  # the card names the checkpoint's file, never the server's folders
+    assert card["checkpoint"] == "tiny.pt" and str(Path(app.predictor.card["checkpoint"]).parent) not in str(card)
 
 
 @pytest.fixture(scope="module")
 def server(app):
-    with serving(app.demo) as url:
+    with serving(app.demo, **app.LAUNCH_OPTIONS) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
 
 
 def table_rows(output) -> list[dict]:
@@ -281,39 +136,101 @@ def table_rows(output) -> list[dict]:
     return [dict(zip(output["headers"], row)) for row in output["data"]]
 
 
-def api_outputs(app, api_name: str, values) -> dict:
-    """The API returns the event's outputs without the gr.State, in order: name them by elem_id.
-    Outputs the page updates along with a property (a view's label, the histograms' y scale) come as
-    ``{"__type__": "update", "value": ...}``: keep the value."""
-    names = [block.elem_id for block in endpoint(app, api_name).outputs if not block.stateful]
-    return {name: value["value"] if isinstance(value, dict) and value.get("__type__") == "update" else value
-            for name, value in zip(names, values, strict=True)}  # fmt: skip
+def call(client, api_name: str, *inputs) -> dict:
+    """An endpoint's outputs by their labels (the API's own description of what it returns).
+    Outputs sent with a property (a view's label, the histograms' y scale) come as updates: keep the value."""
+    returns = client.view_api(print_info=False, return_format="dict")["named_endpoints"][api_name]["returns"]
+    values = client.predict(*inputs, api_name=api_name)
+    values = values if isinstance(values, (list, tuple)) else [values]
+    return {spec["label"]: value["value"] if isinstance(value, dict) and value.get("__type__") == "update" else value
+            for spec, value in zip(returns, values, strict=True)}  # fmt: skip
 
 
-def test_api_through_gradio_client(app, server, tmp_path):
-    from gradio_client import Client, handle_file
-    from gradio_client.exceptions import AppError
+TABLE = "Mean, std and EMD(r=1) of each view, against the truth when known"
+TRUTH = "Truth: the benchmark's expected votes"
+WITH_THEME = "Predicted, full view, with the chosen theme"
 
-    client = Client(server, verbose=False)
+
+def test_api_analyze_and_switch(app, client):
+    from gradio_client import handle_file
+
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/analyze", "/switch_theme"} <= set(endpoints)
-    shown = api_outputs(app, "analyze", client.predict(handle_file(str(EXAMPLE)), "Motion Blur", api_name="/analyze"))
-    rows = table_rows(shown["table"])
-    assert [row["view"] for row in rows] == VIEWS + ["full"]
-    assert "609 × 406" in shown["photo-info"] and f"{rows[0]['mean']:.3f}" in shown["summary"]
-    assert Path(shown["canvas"]).is_file() and len(table_rows(shown["ranking"])) == 10
-    assert all(Path(shown[f"view-{view}"]).is_file() for view in VIEWS)
-    histogram = shown["histogram-theme"]
+    assert {"/analyze", "/switch_theme", "/draw_benchmark_photo", "/redraw", "/heat_map", "/score_many"} <= set(endpoints)
+    example = str(endpoints["/analyze"]["parameters"][0]["example_input"])  # the "Use via API" page's example
+    assert ".png" in example and ".pdf" not in example
+    shown = call(client, "/analyze", handle_file(str(EXAMPLE)), "Motion Blur")
+    rows = table_rows(shown[TABLE])
+    assert [row["view"] for row in rows] == ["truth", *VIEWS, "full"] and rows[0]["theme"] == "Motion Blur"
+    assert "609 × 406" in shown["photo"] and f"{rows[1]['mean']:.3f}" in shown["summary"] and "Truth" in shown["summary"]
+    assert Path(shown["Padded canvas: the photo's ROI in red"]).is_file()
+    assert len(table_rows(shown["Themes under which this photo scores highest / lowest (top 5)"])) == 10
+    assert all(Path(shown[label]).is_file() for label in ("full (pad + ROI)", "resize", "resized_pad", "crop"))
+    histogram, truth = shown[WITH_THEME], shown[TRUTH]
     assert histogram["columns"] == ["score", "probability", "series"] and len(histogram["data"]) == 10
-    switched = api_outputs(app, "switch_theme", client.predict(handle_file(str(EXAMPLE)), "Circles", api_name="/switch_theme"))
-    assert set(switched) == THEME_DEPENDENT
-    switched_rows = table_rows(switched["table"])
-    assert switched_rows[0]["theme"] == "Circles" and switched_rows[0]["mean"] != rows[0]["mean"]
-    assert switched["histogram-theme"]["data"] != histogram["data"]
-    with pytest.raises(AppError, match="not an image"):
-        client.predict(handle_file(str(bad_files(tmp_path)["non-image"][0])), "Circles", api_name="/analyze")
-    again = api_outputs(app, "analyze", client.predict(handle_file(str(EXAMPLE)), "Motion Blur", api_name="/analyze"))  # still serving
-    assert table_rows(again["table"])[0]["mean"] == rows[0]["mean"]
+    assert sum(row[1] for row in truth["data"]) == pytest.approx(1, abs=1e-3)
+    # A switch sends only what depends on the theme: no canvas, view images, ranking or no-theme histogram.
+    labels = {name: {spec["label"] for spec in endpoints[name]["returns"]} for name in ("/analyze", "/switch_theme")}
+    assert labels["/switch_theme"] < labels["/analyze"]
+    assert {"Padded canvas: the photo's ROI in red", "Predicted, full view, no theme", "crop"} <= labels["/analyze"] - labels["/switch_theme"]
+    switched = call(client, "/switch_theme", handle_file(str(EXAMPLE)), "Circles")
+    assert set(switched) == {"summary", WITH_THEME, TRUTH, TABLE, "Mean score, the scene as drawn vs redrawn",
+                             *(f"{view}: predicted scores" for view in VIEWS)}  # fmt: skip
+    switched_rows = table_rows(switched[TABLE])
+    assert switched_rows[1]["theme"] == "Circles" and switched_rows[1]["mean"] != rows[1]["mean"]
+    assert switched[TRUTH]["data"] != truth["data"]  # the truth is judged under the new theme too
+    assert {row[2] for row in switched[WITH_THEME]["data"]} == {app.WITH_THEME}  # a fixed series: the colour stays
+
+
+def test_api_bad_file_is_reported_in_place(app, client, tmp_path):
+    from gradio_client import handle_file
+
+    for name, (path, words) in bad_files(tmp_path).items():
+        shown = call(client, "/analyze", handle_file(str(path)), "Circles")
+        assert "Cannot use this file" in shown["photo"] and words in shown["photo"], name
+        assert str(tmp_path) not in shown["photo"]
+        assert shown["summary"] == "" and table_rows(shown[TABLE]) == [] and table_rows(shown[TABLE]) is not None
+        assert shown[TABLE]["headers"][:2] == ["view", "theme"]  # empty tables keep their headers
+    shown = call(client, "/analyze", handle_file(str(EXAMPLE)), "Circles")  # still serving
+    assert "Predicted mean score" in shown["summary"]
+
+
+def test_api_draw_redraw_and_heat_map(app, client):
+    from gradio_client import handle_file
+
+    drawn = client.predict(8, 0, api_name="/draw_benchmark_photo")
+    shown = call(client, "/analyze", handle_file(drawn), "Film Grain")  # the page's photo.change does this
+    assert "benchmark photo 8 (seed 0)" in shown["photo"] and table_rows(shown[TABLE])[0]["view"] == "truth"
+    redrawn = client.predict("grain", 1.0, api_name="/redraw")  # the same session: its state is this photo
+    assert Path(redrawn).name == "benchmark-8-seed0-grain1.jpg"
+    shown = call(client, "/analyze", handle_file(redrawn), "Film Grain")
+    movement = {row[""]: row for row in table_rows(shown["Mean score, the scene as drawn vs redrawn"])}
+    assert set(movement) == {"truth", *VIEWS} and movement["truth"]["change"] > 0.1
+    images = call(client, "/heat_map", "resize")
+    heat, plain = images["resize"], images["crop"]
+    assert "heat" in Path(heat).name and "heat" not in Path(plain).name
+    assert Image.open(heat).size == (299, 299)  # over the view image as the network sees it
+    plain = call(client, "/heat_map", "off")
+    assert all("heat" not in Path(path).name for path in plain.values()) and Image.open(plain["resize"]).size == (299, 299)
+
+
+def test_api_many_photos(app, client, tmp_path):
+    import csv
+
+    from gradio_client import handle_file
+
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    inputs = [handle_file(str(EXAMPLE)), handle_file(str(bad)), handle_file(str(save(photo(200, 150), tmp_path / "mine.png")))]
+    table, failed, gallery, csv_path = client.predict(inputs, "Circles", api_name="/score_many")
+    rows = table_rows(table)
+    assert [row["photo"] for row in rows] == ["motion-blur.jpg", "mine.png"] and rows[0]["width"] == 609
+    assert {"mean (Circles)", "std (Circles)", "mean (no theme)", "std (no theme)", "truth mean", "truth under"} <= set(table["headers"])
+    assert table_rows(failed)[0]["photo"] == "notes.jpg" and "not an image" in table_rows(failed)[0]["error"]
+    assert [item["caption"].split(":")[0] for item in gallery] == ["motion-blur.jpg", "mine.png"]
+    with open(csv_path, newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert [row["photo"] for row in written] == ["motion-blur.jpg", "mine.png"]
+    assert float(written[0]["mean (Circles)"]) == pytest.approx(rows[0]["mean (Circles)"])
 
 
 @pytest.mark.slow
@@ -342,9 +259,7 @@ def test_load_20_concurrent_requests(app, server, tmp_path):
             time.sleep(0.05)
 
     def request(i: int):
-        client = Client(server, verbose=False)
-        outputs = client.predict(handle_file(paths[i % len(paths)]), themes[i % len(themes)], api_name="/analyze")
-        return table_rows(api_outputs(app, "analyze", outputs)["table"])
+        return table_rows(call(Client(server, verbose=False), "/analyze", handle_file(paths[i % len(paths)]), themes[i % len(themes)])[TABLE])
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
@@ -356,9 +271,37 @@ def test_load_20_concurrent_requests(app, server, tmp_path):
         done.set()
         sampler.join()
     elapsed = time.perf_counter() - start
-    assert len(results) == 20 and all(len(rows) == 5 for rows in results)
+    assert len(results) == 20 and all(len(rows) == (4 if rows[0]["theme"] == "no theme" else 5) for rows in results)
     for i, rows in enumerate(results):
         assert rows[0]["theme"] == themes[i % len(themes)]
     growth_mb = (peak - baseline) / 2**20
     print(f"\n20 concurrent analyses in {elapsed:.1f} s; RSS baseline {baseline / 2**20:.0f} MB, peak +{growth_mb:.0f} MB")
     assert peak < baseline + 2**30
+
+
+def test_a_folder_of_checkpoints_offers_each_model(tmp_path):
+    """--checkpoint FOLDER: every checkpoint in it, each with its own card; one without themes shows none."""
+    from gradio_client import Client, handle_file
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    make_tiny_checkpoint(folder / "a-themed.pt")
+    make_tiny_checkpoint(folder / "b-plain.pt", synthetic=False, themes=[])
+    (folder / "notes.txt").write_text("not a checkpoint")
+    (folder / "c-broken.pt").write_bytes(b"not a checkpoint either")
+    app = import_app(folder)
+    assert list(app.CHECKPOINTS) == ["a-themed.pt", "b-plain.pt", "c-broken.pt"] and app.predictor.theme_names  # the first by name
+    with pytest.raises(app.CheckpointError):  # loaded only when chosen; the page then says why, by file name
+        app.session_for("c-broken.pt")
+    plain = app.session_for("b-plain.pt").predictor
+    assert "without themes" in app.model_banner(plain) and "synthetic" not in app.model_banner(plain)
+    assert str(tmp_path) not in str(app.public_card(plain)) and app.public_card(plain)["checkpoint"] == "b-plain.pt"
+    with pytest.raises(ValueError, match="unknown model"):
+        app.session_for("d.pt")
+    with serving(app.demo, **app.LAUNCH_OPTIONS) as url:
+        client = Client(url, verbose=False)
+        themed = call(client, "/analyze", handle_file(str(EXAMPLE)), "Circles", "a-themed.pt")
+        untouched = call(client, "/analyze", handle_file(str(EXAMPLE)), "no theme", "b-plain.pt")
+    assert table_rows(themed[TABLE])[1]["theme"] == "Circles"
+    assert [row["view"] for row in table_rows(untouched[TABLE])] == ["truth", *VIEWS]  # no theme: no theme rows
+    assert table_rows(untouched[TABLE])[1]["mean"] != table_rows(themed[TABLE])[1]["mean"]  # another model
