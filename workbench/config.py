@@ -33,6 +33,7 @@ RESUMABLE_CHANGES = frozenset({
     "amp", "amp_dtype", "channels_last", "compile", "accelerate_on_cpu",
 })  # fmt: skip
 AMP_DTYPES = ("auto", "bfloat16", "float16")  # names of torch dtypes; "auto": the device decides (runtime)
+HEAD_OPTIMIZERS = ("sgd", "adamw")  # the head stage's optimizers (workbench.head_stage.fit_head)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TrainConfig:
     head_epochs: int = 0  # first train only the theme branch + head, this many epochs on cached backbone features (workbench.head_stage); 0 = off (the paper)
     head_views: int = 2  # augmented views per training photo whose features the head stage caches
     head_lr: float | None = None  # learning rate of the head stage; None = lr_head
+    head_optimizer: str = "sgd"  # head stage: "sgd" (momentum, as the paper) or "adamw" (measured better on cached features: checkpoints/demo.md)
     epochs: int = 30  # end-to-end training epochs (after the head stage, if any)
     batch_size: int = 16  # photos per step (per process under DDP)
     lr_backbone: float = 1e-3  # SGD learning rate of the convolutional layers
@@ -96,6 +98,7 @@ class TrainConfig:
         _check_choice("augment", self.augment, AUGMENTS)
         _check_choice("roi", self.roi, ROI_MODES)
         _check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
+        _check_choice("head_optimizer", self.head_optimizer, HEAD_OPTIMIZERS)
         for name in ("batch_size", "lr_step_epochs", "head_views"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1, got {getattr(self, name)}")

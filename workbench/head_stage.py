@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from workbench.config import HEAD_OPTIMIZERS
 from workbench.data.batching import ShapeGroupedBatchSampler
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.losses import emd_loss
@@ -86,6 +87,7 @@ def fit_head(
     seed: int = 0,
     progress: bool = True,
     on_epoch: Callable[[int, float], None] | None = None,
+    optimizer: str = "sgd",
 ) -> list[float]:
     """Train ``model.theme_branch`` and ``model.head`` on cached features; returns the loss per epoch.
 
@@ -100,8 +102,13 @@ def fit_head(
         raise ValueError("head stage: no training photo could be loaded")
     device = next(model.head.parameters()).device
     parameters = [p for module in (model.theme_branch, model.head) for p in module.parameters()]
-    optimizer = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [epochs // 2, (3 * epochs) // 4], gamma=0.5)
+    if optimizer not in HEAD_OPTIMIZERS:
+        raise ValueError(f"head stage: optimizer must be one of {HEAD_OPTIMIZERS}, got {optimizer!r}")
+    if optimizer == "adamw":
+        step = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+    else:
+        step = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(step, [epochs // 2, (3 * epochs) // 4], gamma=0.5)
     generator = torch.Generator().manual_seed(seed)
     was_training = model.training
     model.theme_branch.train()
@@ -117,9 +124,9 @@ def fit_head(
             batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
             pred = model.predict_from_features(features[rows, view[chosen]].to(device), batch_themes.to(device))
             loss = emd_loss(pred, targets[rows].to(device), r=emd_r)
-            optimizer.zero_grad(set_to_none=True)
+            step.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            step.step()
             total += loss.detach().double().cpu() * len(chosen)
         scheduler.step()
         losses.append(float(total) / len(order))

@@ -455,7 +455,7 @@ class Trainer:
             self.model, features, loaded, self.train_set.targets, dataset_themes(self.train_set, config.use_theme),
             epochs=config.head_epochs, batch_size=config.batch_size, lr=head_lr, momentum=config.momentum,
             weight_decay=config.weight_decay, theme_dropout=config.theme_dropout, emd_r=config.emd_r,
-            seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main,
+            seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main, optimizer=config.head_optimizer,
         )  # fmt: skip
         self.history.append({
             "epoch": 0, "stage": HEAD_STAGE, "train_loss": losses[-1], "lr": head_lr,
