@@ -1,11 +1,11 @@
-"""emd_loss: eq. (7) on the CDFs, per-sample root before the batch mean, finite gradients."""
+"""emd_loss: eq. (7) on the CDFs, per-sample root before the batch mean, finite gradients; the std term."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from workbench.losses import emd_loss
+from workbench.losses import emd_loss, std_loss, training_loss
 from workbench.metrics import evaluate
 
 
@@ -130,3 +130,30 @@ def test_rejects_bad_arguments(pred, target, kwargs, match):
 def test_rejects_arrays():
     with pytest.raises(TypeError, match="must be tensors"):
         emd_loss(np.ones((2, 10)) / 10, torch.ones(2, 10) / 10)
+
+
+def test_std_loss_is_the_squared_error_of_the_standard_deviations_in_score_units():
+    narrow = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]])  # std 0
+    wide = torch.tensor([[0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0]])  # scores 4 and 6: std 1
+    assert std_loss(narrow, wide).item() == pytest.approx(1.0, abs=1e-3)
+    assert std_loss(wide, wide).item() == pytest.approx(0.0, abs=1e-6)
+    shifted = torch.roll(wide, 2, dims=1)  # same spread, another mean: nothing to correct
+    assert std_loss(shifted, wide).item() == pytest.approx(0.0, abs=1e-6)
+    assert std_loss(torch.cat([narrow, wide]), torch.cat([wide, wide]), reduction="none").tolist() == pytest.approx([1.0, 0.0], abs=1e-3)
+
+
+def test_std_loss_gives_finite_gradients_that_widen_a_narrow_prediction():
+    logits = torch.zeros(1, 10)
+    logits[0, 4] = 6.0  # almost all mass on one bin
+    logits.requires_grad_(True)
+    wide = torch.full((1, 10), 0.1)
+    std_loss(torch.softmax(logits, dim=1), wide).backward()
+    assert torch.isfinite(logits.grad).all()
+    assert logits.grad[0, 4] > 0  # descending lowers the peak: the prediction widens
+
+
+def test_training_loss_is_the_emd_plus_the_weighted_std_term():
+    pred, target = torch.softmax(torch.randn(4, 10), dim=1), torch.softmax(torch.randn(4, 10), dim=1)
+    assert torch.equal(training_loss(pred, target), emd_loss(pred, target))
+    expected = emd_loss(pred, target) + 0.5 * std_loss(pred, target)
+    assert torch.allclose(training_loss(pred, target, std_weight=0.5), expected)

@@ -68,6 +68,7 @@ class TrainConfig:
     head_epochs: int = 0  # first train only the theme branch + head, this many epochs on cached backbone features (workbench.head_stage); 0 = off (the paper)
     head_views: int = 2  # augmented views per training photo whose features the head stage caches
     head_lr: float | None = None  # learning rate of the head stage; None = lr_head
+    std_loss_weight: float = 0.0  # weight of the auxiliary squared error of the distribution's std (losses.std_loss); 0 = the paper's EMD alone
     head_optimizer: str = "sgd"  # head stage: "sgd" (momentum, as the paper) or "adamw" (measured better on cached features: checkpoints/demo.md)
     epochs: int = 30  # end-to-end training epochs (after the head stage, if any)
     batch_size: int = 16  # photos per step (per process under DDP)
@@ -111,6 +112,8 @@ class TrainConfig:
                 raise ValueError(f"config: {name} must be >= 1 or None, got {getattr(self, name)}")
         if self.num_workers < 0:
             raise ValueError(f"config: num_workers must be >= 0, got {self.num_workers}")
+        if not self.std_loss_weight >= 0:
+            raise ValueError(f"config: std_loss_weight must be >= 0, got {self.std_loss_weight}")
         if not 0 <= self.theme_dropout < 1:
             raise ValueError(f"config: theme_dropout must be in [0, 1), got {self.theme_dropout}")
         if not 0 <= self.val_fraction < 1:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from workbench.config import HEAD_OPTIMIZERS
 from workbench.data.batching import ShapeGroupedBatchSampler
 from workbench.data.datasets import AestheticDataset, collate_padded
-from workbench.losses import emd_loss
+from workbench.losses import training_loss
 from workbench.model.build import AestheticModel
 from workbench.model.heads import NO_THEME
 from workbench.runtime import DeviceOptions
@@ -88,6 +88,7 @@ def fit_head(
     progress: bool = True,
     on_epoch: Callable[[int, float], None] | None = None,
     optimizer: str = "sgd",
+    std_weight: float = 0.0,
 ) -> list[float]:
     """Train ``model.theme_branch`` and ``model.head`` on cached features; returns the loss per epoch.
 
@@ -123,7 +124,7 @@ def fit_head(
             rows = photo[chosen]
             batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
             pred = model.predict_from_features(features[rows, view[chosen]].to(device), batch_themes.to(device))
-            loss = emd_loss(pred, targets[rows].to(device), r=emd_r)
+            loss = training_loss(pred, targets[rows].to(device), r=emd_r, std_weight=std_weight)
             step.zero_grad(set_to_none=True)
             loss.backward()
             step.step()

@@ -11,7 +11,7 @@ Use it from a notebook cell or the CLI (``python -m workbench train --config FIL
 The settings are ``workbench.config.TrainConfig``; the device options (AMP, channels_last, compile)
 and DDP set-up are ``workbench.runtime``; validation and test metrics are ``workbench.evaluation``.
 
-The step does only forward, loss (eq. 7, ``emd_loss`` with ``r = emd_r``), backward and the optimizer
+The step does only forward, loss (eq. 7, ``emd_loss`` with ``r = emd_r``, plus ``std_loss_weight`` x ``std_loss``), backward and the optimizer
 step; evaluation, the LR schedule, checkpoints, progress bars and live plots are hooks called
 ``before_train`` / ``after_step`` / ``after_epoch`` / ``after_train`` (detectron2's pattern).
 
@@ -57,7 +57,7 @@ from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model
 from workbench.head_stage import dataset_themes, extract_features, fit_head
-from workbench.losses import emd_loss
+from workbench.losses import training_loss
 from workbench.metrics import evaluate
 from workbench.model.build import AestheticModel, build_model
 from workbench.model.heads import NO_THEME
@@ -308,7 +308,7 @@ class Trainer:
         """Forward, loss (eq. 7), backward, optimizer step. Returns the loss (detached)."""
         with self.options.autocast():
             pred = self.train_model(images, sizes, themes)
-        loss = emd_loss(pred.float(), target, r=self.config.emd_r)
+        loss = training_loss(pred.float(), target, r=self.config.emd_r, std_weight=self.config.std_loss_weight)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss * weight if weight != 1.0 else loss).backward()
         if not self.scaler.is_enabled():  # a GradScaler skips non-finite steps itself (float16)
@@ -456,6 +456,7 @@ class Trainer:
             epochs=config.head_epochs, batch_size=config.batch_size, lr=head_lr, momentum=config.momentum,
             weight_decay=config.weight_decay, theme_dropout=config.theme_dropout, emd_r=config.emd_r,
             seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main, optimizer=config.head_optimizer,
+            std_weight=config.std_loss_weight,
         )  # fmt: skip
         self.history.append({
             "epoch": 0, "stage": HEAD_STAGE, "train_loss": losses[-1], "lr": head_lr,
