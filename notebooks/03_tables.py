@@ -146,17 +146,11 @@ for name in ("I", "II"):
 # Table V's Flip as "Flip only" and Flip+Crop as Pad+ROI+Theme.
 
 # %%
-from workbench.ablation import run_ablation
+from workbench.ablation import PAPER_ROWS_OF_VARIANTS, run_ablation
 from workbench.analysis import aggregate_seeds, format_mean_sd
 from workbench.checkpoints import load_checkpoint
 from workbench.metrics import TABLE_LAYOUTS
 
-# Paper row -> ablation variant (workbench.ablation.VARIANTS). Candidate for the library (workbench.ablation).
-PAPER_ROWS_OF_VARIANTS = {
-    "III": {"Resize": "Resize", "Resized Pad": "Resized Pad", "Random Crop": "Random Crop", "Pad+ROI": "Pad+ROI", "Pad+ROI+Theme": "Pad+ROI+Theme"},
-    "IV": {"Image 400, Feature 73": "Canvas 400, ROI 73", "Image 800, Feature 73": "Canvas 800, ROI 73", "Image 800, Feature 146": "Pad+ROI+Theme"},
-    "V": {"Flip": "Flip only", "Flip+Crop": "Pad+ROI+Theme"},
-}
 results_path = repo_path(ABLATION_RESULTS)
 results, results_from = None, None
 if results_path is not None and results_path.is_file():

@@ -39,6 +39,9 @@ OUTPUT_DIR = "artifacts/notebooks/04_aspect_ratio"  # figures and tables are sho
 # Without image folders: the 62 real AVA photos in `../shared/ava` (**not a random sample**: 55 of
 # them were picked spread evenly over aspect ratio, so extreme shapes are over-represented) and the
 # synthetic benchmark (whose shapes are drawn by the generator, `docs/SYNTHETIC.md`).
+#
+# **Photo.net**: only its labels are here (`../shared/ava/photonet`), not its photos, so its sizes are not in
+# the data we have and the paper's red histogram is missing unless you set `PHOTONET_IMAGES`; the figure says so.
 
 # %%
 # %matplotlib inline
@@ -64,20 +67,12 @@ if SMOKE:
     display(Markdown(SMOKE_BANNER))
 
 # %%
-from workbench.analysis import aspect_ratio_summary, aspect_ratios
-from workbench.data.datasets import image_sizes, read_csv_folder
+from workbench.analysis import aspect_ratio_summary, aspect_ratios, folder_sizes
+from workbench.data.datasets import read_csv_folder
 from workbench.data.synth import sample_attributes
 from workbench.plots import plot_aspect_ratios
 
 max_images = 200 if SMOKE else MAX_IMAGES
-
-
-def folder_sizes(folder, limit):
-    """(h, w) of the photos in a folder and its subfolders, from their headers; unreadable files left out.
-    (Candidate for the library: workbench.data.datasets.)"""
-    paths = sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
-    sizes = image_sizes(pd.DataFrame({"path": paths}))
-    return sizes[(sizes > 0).all(axis=1)]
 
 
 ratios, notes = {}, {}
@@ -85,24 +80,26 @@ shared = repo_path(SHARED_AVA)
 if AVA_IMAGES:
     ratios["AVA"] = aspect_ratios(folder_sizes(repo_path(AVA_IMAGES), max_images))
 elif shared is not None and (shared / "IMAGES.csv").is_file():
-    ratios["AVA, 62 real photos"] = aspect_ratios(pd.read_csv(shared / "IMAGES.csv"))
-    notes["AVA, 62 real photos"] = "not a random sample: 55 of them were chosen spread over aspect ratio"
+    ava_name = "AVA: 62 real photos, sampled to spread over aspect ratio (not a random sample)"
+    ratios[ava_name] = aspect_ratios(pd.read_csv(shared / "IMAGES.csv"))
+    notes[ava_name] = "55 of them were chosen spread evenly over aspect ratio, so extreme shapes are over-represented"
 if PHOTONET_IMAGES:
     ratios["Photo.net"] = aspect_ratios(folder_sizes(repo_path(PHOTONET_IMAGES), max_images))
 synth_root = repo_path(DATA_ROOT)
 if (synth_root / "labels.csv").is_file():
     synth = read_csv_folder(synth_root)
-    ratios["synthetic benchmark"] = aspect_ratios(synth.head(max_images) if max_images else synth)
+    ratios["SYNTHETIC benchmark"] = aspect_ratios(synth.head(max_images) if max_images else synth)
 else:
     n = 200 if SMOKE else SYNTH_N
     attributes = [sample_attributes(index, seed=0) for index in range(n)]
-    ratios["synthetic benchmark"] = aspect_ratios(pd.DataFrame({side: [a[side] for a in attributes] for side in ("width", "height")}))
-    notes["synthetic benchmark"] = f"sizes of its first {n} photos (seed 0) from the generator, photos not rendered"
-notes["synthetic benchmark"] = "SYNTHETIC; " + notes.get("synthetic benchmark", f"from {synth_root / 'labels.csv'}")
+    ratios["SYNTHETIC benchmark"] = aspect_ratios(pd.DataFrame({side: [a[side] for a in attributes] for side in ("width", "height")}))
+    notes["SYNTHETIC benchmark"] = f"sizes of its first {n} photos (seed 0) from the generator, photos not rendered"
+notes["SYNTHETIC benchmark"] = notes.get("SYNTHETIC benchmark", f"from {synth_root / 'labels.csv'}")
 print(*(f"{name}: {len(values)} photos{f' ({notes[name]})' if name in notes else ''}" for name, values in ratios.items()), sep="\n")
 
 # %%
-plot_aspect_ratios(ratios, bins=BINS, save_to=OUT / "fig6_aspect_ratios.png")
+fig6_note = "" if "Photo.net" in ratios else " · Photo.net: its photo sizes are not in the data we have (only its labels), so the paper's red histogram is missing"
+plot_aspect_ratios(ratios, bins=BINS, caption=f"Fig. 6 · aspect ratios from image headers{fig6_note}", save_to=OUT / "fig6_aspect_ratios.png")
 
 # %% [markdown]
 # Shares of portrait (w/h < 0.95), square and landscape (w/h > 1.05) photos, percentiles, and the KS

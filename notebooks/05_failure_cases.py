@@ -97,6 +97,7 @@ print(predictor.describe())
 # %%
 from workbench.analysis import distribution_shape, theme_effect, vote_distributions, worst_predictions
 from workbench.metrics import distribution_mean, per_image_distances
+from workbench.notebook import photo_titles
 
 max_photos = 16 if SMOKE else MAX_PHOTOS
 photos = table[table["split"] == SPLIT]
@@ -104,10 +105,12 @@ if max_photos and len(photos) > max_photos:
     photos = photos.sample(n=max_photos, random_state=0)
 photos = photos.reset_index(drop=True)
 target = vote_distributions(photos)
-titles = [f"{image_id} · {theme}" if isinstance(theme, str) else str(image_id) for image_id, theme in zip(photos["image_id"], photos["theme"])]
+titles = photo_titles(photos)
 features = predictor.features(photos["path"].tolist(), tta=TTA)  # the backbone, once per photo (and view)
 themes = [t if isinstance(t, str) else None for t in photos["theme"]] if predictor.theme_names else None
 pred = predictor.predict_from_features(features, themes)
+model_name = f"{'SYNTHETIC-trained ' if predictor.card.get('data', {}).get('synthetic') else ''}model {Path(checkpoint).name}"
+caption = f"{DATA_NAME}, {SPLIT} split, n = {len(photos)} photos · {model_name}{', TTA' if TTA else ', one view'}"
 print(f"{len(photos)} photos of the {SPLIT} split of {DATA_NAME}; mean EMD (r=1) {per_image_distances(pred, target)['emd1'].mean():.4f}")
 
 # %% [markdown]
@@ -126,7 +129,8 @@ cases.round(3)
 # %%
 from workbench.plots import plot_failure_cases, plot_with_without_theme
 
-plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=titles, save_to=OUT / "fig7_failure_cases.png")
+plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=titles, caption=f"Fig. 7 · the {k} worst by EMD (r=1) of {caption}",
+                   save_to=OUT / "fig7_failure_cases.png")
 
 # %% [markdown]
 # Are the failures the uncommon distributions? The medians of the shape statistics for the worst k
@@ -158,7 +162,7 @@ else:
     pred_without = predictor.predict_from_features(features, None)
     effect = theme_effect(pred, pred_without, target)
     display(pd.Series(effect.attrs["summary"]).round(4))
-    display(plot_with_without_theme(pred, pred_without, target, save_to=OUT / "fig8_with_without_theme.png"))
+    display(plot_with_without_theme(pred, pred_without, target, caption=f"Fig. 8 · {caption}", save_to=OUT / "fig8_with_without_theme.png"))
 
 # %% [markdown]
 # The photos whose predicted mean the theme moves most, each captioned ground truth | with theme |
@@ -171,7 +175,36 @@ if effect is not None:
     moved = (effect["mean_with"] - effect["mean_without"]).abs().sort_values(ascending=False).index[:n_examples].to_numpy()
     display(effect.loc[moved].assign(photo=[titles[i] for i in moved]).round(3))
     display(plot_with_without_theme(pred[moved], pred_without[moved], target[moved], images=photos["path"].iloc[moved].tolist(),
-                                    titles=[titles[i] for i in moved], save_to=OUT / "fig8_examples.png"))
+                                    titles=[titles[i] for i in moved], caption=f"Fig. 8 · the {len(moved)} photos the theme moves most of {caption}",
+                                    save_to=OUT / "fig8_examples.png"))
+
+# %% [markdown]
+# ## Fig. 2: the theme changes the criterion
+#
+# The paper's Fig. 2 shows photos whose scores depend on the challenge they were entered in. On the
+# synthetic benchmark that can be measured on one and the same photo: the generator knows each theme's
+# criterion, so it gives the **true** distribution of any photo judged under any theme
+# (`workbench.data.synth.expected_distribution`), and the model predicts it under any theme from one
+# backbone pass (`Predictor.predict_all_themes`). Below, for each photo, the theme that judges it most
+# differently from its own, and whether the model's prediction follows. (On real AVA votes each photo
+# was judged under one challenge only: `06_theme_bias` shows what those data can say.)
+
+# %%
+from workbench.figures import benchmark_theme_pairs, plot_theme_pair
+
+if SYNTHETIC and DATA == "csv" and predictor.theme_names == table.attrs.get("theme_names"):
+    pairs = benchmark_theme_pairs(photos, predictor.predict_all_themes(features))
+    agreement = stats.spearmanr(pairs["true_mean_change"], pairs["pred_mean_change"])[0] if len(pairs) > 2 else float("nan")
+    display(Markdown(
+        f"Over {len(pairs)} photos, the true mean moves by {pairs['true_mean_change'].abs().mean():.2f} on average between a photo's own "
+        f"theme and the most different one; the prediction by {pairs['pred_mean_change'].abs().mean():.2f} "
+        f"(Spearman of the two changes: {agreement:.2f})."
+    ))
+    pairs.drop(columns=["true_own", "true_other", "pred_own", "pred_other"]).to_csv(OUT / "fig2_theme_pairs.csv", index=False)
+    display(plot_theme_pair(pairs, count=3, caption=f"Fig. 2 · {caption}: the 3 photos whose truth the theme moves most",
+                            save_to=OUT / "fig2_theme_changes_criterion.png"))
+else:
+    display(Markdown("Fig. 2 needs the synthetic benchmark (its generator knows every theme's criterion) and a model trained on its themes."))
 
 # %%
 print(f"saved in {OUT}:", *run.close(), sep="\n  ")

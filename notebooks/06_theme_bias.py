@@ -26,6 +26,7 @@ DATA_ROOT = "data/synth"  # fallback when no AVA labels are available: the synth
 SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
 MIN_PHOTOS = 20  # themes with fewer photos are left out of the theme statistics
 TOP = 6  # themes in the distribution plot (the largest)
+MIN_CONTRAST_PHOTOS = 15  # Fig. 2: photos of one content tag a challenge needs to be compared
 OUTPUT_DIR = "artifacts/notebooks/06_theme_bias"  # figures and tables are shown and saved here
 
 # %% [markdown]
@@ -83,10 +84,10 @@ if AVA_TXT:
     if challenges is None:
         raise FileNotFoundError(f"no challenges.txt at {candidates}; set AVA_CHALLENGES")
     table = ava_table(ava_txt, challenges, ava_txt.parent / "images", test_list=repo_path(AVA_TEST_LIST))
-    SOURCE = f"AVA: {ava_txt}"
+    SOURCE = f"real AVA votes ({ava_txt})"
 elif shared is not None and (shared / "tanet" / "test.csv").is_file():
     table = real_ava_theme_split(shared)
-    SOURCE = "AVA, real votes: the TANet val + test subset (~10% of AVA)"
+    SOURCE = "real AVA votes (TANet val + test subset, ~10% of AVA)"
     print(table.attrs["counts"])
 else:
     synth_root = repo_path(DATA_ROOT)
@@ -94,10 +95,11 @@ else:
         synth_root = SCRATCH / "synth" if SMOKE else synth_root
         generate_dataset(synth_root, 160 if SMOKE else SYNTH_N, seed=0, workers=1 if SMOKE else None, progress=not SMOKE)
     table = read_csv_folder(synth_root)
-    SOURCE = "SYNTHETIC benchmark labels (no AVA labels here)"
+    SOURCE = "SYNTHETIC benchmark votes (no AVA labels here)"
     display(Markdown(f"**No AVA labels here** (no `AVA_TXT`, no `{SHARED_AVA}`): falling back to the **synthetic** "
                      "benchmark's simulated votes. Its themes are invented; nothing below is about AVA."))
 SYNTHETIC = bool(table.attrs.get("synthetic"))
+CAPTION = f"{SOURCE}, n = {len(table):,} photos"  # written on every figure
 min_photos = min(MIN_PHOTOS, 3) if SMOKE else MIN_PHOTOS
 print(f"{SOURCE}: {len(table):,} photos, {table.loc[table['theme_id'] >= 0, 'theme_id'].nunique():,} themes; "
       + ", ".join(f"{split} {count:,}" for split, count in table["split"].value_counts().items()))
@@ -122,14 +124,15 @@ display(Markdown("**Lowest and highest average mean score**"), pd.concat([ranked
 # %%
 from workbench.plots import plot_theme_distributions, plot_theme_means, theme_browser
 
-plot_theme_distributions(stats, top=TOP, save_to=OUT / "theme_distributions.png")
+plot_theme_distributions(stats, top=TOP, caption=f"{CAPTION}; the {TOP} largest themes", save_to=OUT / "theme_distributions.png")
 
 # %% [markdown]
 # The largest themes are mostly generic (free studies, best-of); the extremes differ more: the two lowest and the two highest theme averages.
 
 # %%
 extremes = [*ranked.index[:2], *ranked.index[-2:]]
-plot_theme_distributions(stats, themes=extremes, save_to=OUT / "theme_distributions_extremes.png")
+plot_theme_distributions(stats, themes=extremes, caption=f"{CAPTION}; the 2 lowest and 2 highest theme averages (themes with >= {min_photos} photos)",
+                         save_to=OUT / "theme_distributions_extremes.png")
 
 # %% [markdown]
 # ## The spread of theme means
@@ -141,7 +144,38 @@ plot_theme_distributions(stats, themes=extremes, save_to=OUT / "theme_distributi
 variance = theme_variance_explained(table, min_photos=min_photos)
 variance.to_csv(OUT / "theme_variance_explained.csv")
 display(variance.round(4))
-plot_theme_means(stats, save_to=OUT / "theme_means.png")
+plot_theme_means(stats, caption=f"{CAPTION}; {len(stats)} themes with >= {min_photos} photos", save_to=OUT / "theme_means.png")
+
+# %% [markdown]
+# ## Fig. 2 on real votes: similar content, different themes
+#
+# The paper's Fig. 2 argues that one photo would be scored differently under different challenges.
+# AVA cannot show that directly: each photo was entered in one challenge only. What the votes can show:
+# photos with the same semantic content tag (AVA's `tag1`, e.g. "Landscape") score differently in
+# different challenges. Below, per tag, the two challenges whose average mean scores differ most (each
+# with at least `MIN_CONTRAST_PHOTOS` photos of that tag). This bounds the theme effect, it does not
+# isolate it: the photos differ too (a challenge draws its own entrants), and with ~15 photos per cell
+# the differences carry sampling noise of about ±0.2. The synthetic benchmark, whose generator knows
+# every theme's criterion, shows the same photo under two themes (`05_failure_cases`, Fig. 2).
+
+# %%
+from workbench.figures import plot_theme_contrast, theme_contrast_by_content
+
+tag_names = {}
+tags_file = shared / "tags.txt" if shared is not None else None
+if "tag1" in table.columns and tags_file is not None and tags_file.is_file():
+    for line in tags_file.read_text(encoding="utf-8").splitlines():
+        number, _, name = line.strip().partition(" ")
+        if number.isdigit():
+            tag_names[int(number)] = name.strip()
+contrast = theme_contrast_by_content(table, min_photos=min(MIN_CONTRAST_PHOTOS, 2) if SMOKE else MIN_CONTRAST_PHOTOS) if "tag1" in table.columns else None
+if contrast is None or contrast.empty:
+    display(Markdown("These labels have no content tags (or too few photos per tag and theme): no Fig. 2 on real votes."))
+else:
+    contrast.drop(columns=["p_low", "p_high"]).assign(tag_name=contrast["tag"].map(tag_names)).to_csv(OUT / "fig2_theme_contrast.csv", index=False)
+    display(contrast.drop(columns=["p_low", "p_high"]).assign(tag_name=contrast["tag"].map(tag_names)).round(3))
+    display(plot_theme_contrast(contrast, tag_names, count=3, caption=f"Fig. 2 · {CAPTION}; per content tag, challenges with >= {MIN_CONTRAST_PHOTOS} such photos",
+                                save_to=OUT / "fig2_theme_contrast.png"))
 
 # %% [markdown]
 # ## The theme-only baseline
