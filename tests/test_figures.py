@@ -41,14 +41,14 @@ def test_input_views_are_what_each_transform_gives_the_network():
     assert list(views.index) == ["full", "resize", "resized_pad", "crop"]
     full = views.loc["full"]
     assert (full.photo_w, full.photo_h, full.input_w, full.input_h) == (640, 480, 800, 800)
-    assert full.aspect_kept and full.padding_share == pytest.approx(1 - 640 * 480 / 800**2)
+    assert not full.stretched and full.padding_share == pytest.approx(1 - 640 * 480 / 800**2)
     assert full.pixels.shape == (800, 800, 3) and (full.pixels[600:, :] == full.pixels[799, 0]).all()  # padding: one colour
     resize = views.loc["resize"]
-    assert (resize.photo_w, resize.photo_h) == (299, 299) and not resize.aspect_kept and resize.padding_share == 0
+    assert (resize.photo_w, resize.photo_h) == (299, 299) and resize.stretched and resize.padding_share == 0
     resized_pad = views.loc["resized_pad"]
-    assert resized_pad.photo_w == 299 and resized_pad.aspect_kept and resized_pad.padding_share > 0.2
+    assert resized_pad.photo_w == 299 and not resized_pad.stretched and resized_pad.padding_share > 0.2
     crop = views.loc["crop"]
-    assert (crop.input_w, crop.input_h) == (299, 299) and crop.kept_share == pytest.approx(299 * 299 / (640 * 480))
+    assert (crop.input_w, crop.input_h) == (299, 299) and not crop.stretched and crop.kept_share == pytest.approx(299 * 299 / (640 * 480))
 
 
 def test_plot_input_transforms_draws_the_original_and_four_inputs(tmp_path):

@@ -212,14 +212,14 @@ def test_model_figures_say_on_themselves_what_data_they_show(tmp_path):
     p = np.array([[0.1, 0.2, 0.3, 0.2, 0.2], [0.3, 0.3, 0.2, 0.1, 0.1]])
     q = np.array([[0.0, 0.2, 0.4, 0.2, 0.2], [0.2, 0.4, 0.2, 0.1, 0.1]])
     figure = plot_histograms(p, q, caption="SYNTHETIC benchmark, test split, n = 2 · demo model")
-    text = figure._suptitle.get_text()
+    text = " ".join(figure._suptitle.get_text().split())  # lines are wrapped to the figure's width
     assert "SYNTHETIC benchmark, test split, n = 2" in text and "predicted mean (ground-truth mean) / EMD" in text
     assert all(ax.get_xlabel() == "score" and ax.get_ylabel() for ax in figure.axes)
     assert plot_histograms(p, q)._suptitle.get_text().startswith("under each")  # the key, even without a caption
     images = [Image.new("RGB", (40, 30)), Image.new("RGB", (30, 40))]
     assert "n = 2" in photo_grid(images, p, q, caption="n = 2")._suptitle.get_text()
     ratios = plot_aspect_ratios({"AVA: 62 photos, sampled to spread over aspect ratio": [0.7, 1.3, 1.5]}, caption="Fig. 6")
-    assert "sampled to spread over aspect ratio" in ratios.axes[0].get_legend().get_texts()[0].get_text()
+    assert "sampled to spread over aspect ratio" in " ".join(ratios.axes[0].get_legend().get_texts()[0].get_text().split())
 
 
 def test_plot_head_stage_draws_loss_srcc_and_the_theme_prior_line(tmp_path):

@@ -50,8 +50,8 @@ def _displayed(tensor: torch.Tensor) -> np.ndarray:
 def input_views(image: Image.Image | PathLike, canvas: int = 800) -> pd.DataFrame:
     """What the network receives for each of ``TRANSFORMS`` (one view, no TTA): one row per transform with
     ``pixels`` (uint8 [H, W, 3] of the padded input, zero padding shown as the ImageNet mean colour),
-    ``photo_h``, ``photo_w`` (the photo's region on it), ``input_h``, ``input_w``, ``padding_share``
-    and ``kept_share`` (the share of the original photo's pixels the view still shows, at any scale)."""
+    ``photo_h``, ``photo_w`` (the photo's region on it), ``input_h``, ``input_w``, ``padding_share``,
+    ``stretched`` (scaled unevenly: Resize) and ``kept_share`` (the share of the original photo's pixels the view still shows, at any scale)."""
     photo = _photo(image).convert("RGB")
     rows = []
     for transform in TRANSFORMS:
@@ -69,7 +69,7 @@ def input_views(image: Image.Image | PathLike, canvas: int = 800) -> pd.DataFram
             "transform": transform, "name": TRANSFORM_NAMES[transform], "pixels": _displayed(batch.images[0]),
             "photo_h": h, "photo_w": w, "input_h": int(height), "input_w": int(width),
             "padding_share": 1 - (h * w) / (int(height) * int(width)), "kept_share": min(1.0, kept),
-            "aspect_kept": abs(w / h - photo.width / photo.height) < 0.02 * photo.width / photo.height,
+            "stretched": transform == "resize" and abs(photo.width / photo.height - 1) > 0.01,  # squashed to a square
         })  # fmt: skip
     return pd.DataFrame(rows).set_index("transform")
 
@@ -82,17 +82,17 @@ def plot_input_transforms(
     photo = _photo(image).convert("RGB")
     views = input_views(photo, canvas)
     sides = [max(photo.size)] + [max(r.input_h, r.input_w) for r in views.itertuples()]
-    figure = Figure(figsize=(3.2 * (1 + len(views)), 4.0), layout="constrained")
+    figure = Figure(figsize=(3.4 * (1 + len(views)), 4.2), layout="constrained")
     axes = figure.subplots(1, 1 + len(views), width_ratios=[s / max(sides) for s in sides])
     axes[0].imshow(np.asarray(photo))
     axes[0].set_title(f"original\n{photo.width}x{photo.height} (w x h), aspect {photo.width / photo.height:.2f}", fontsize=8)
     for ax, row in zip(axes[1:], views.itertuples()):
         ax.imshow(row.pixels)
         ax.add_patch(Rectangle((-0.5, -0.5), row.photo_w, row.photo_h, fill=False, edgecolor=TARGET_COLOR, linewidth=1.2))
-        notes = [f"input {row.input_w}x{row.input_h}, photo region {row.photo_w}x{row.photo_h}"]
-        notes.append(f"padding {row.padding_share:.0%}, aspect {'kept' if row.aspect_kept else 'DISTORTED'}")
-        notes.append(f"photo shown: {row.kept_share:.0%}" + (" (detail downscaled)" if row.Index in ("resize", "resized_pad") else ""))
-        ax.set_title(f"{row.name}\n" + "\n".join(notes), fontsize=8)
+        notes = [f"input {row.input_w}x{row.input_h}, photo {row.photo_w}x{row.photo_h}",
+                 f"padding {row.padding_share:.0%}, " + ("STRETCHED to a square" if row.stretched else "not stretched"),
+                 f"shows {row.kept_share:.0%} of the photo" + (", downscaled" if row.Index in ("resize", "resized_pad") else "")]
+        ax.set_title(f"{row.name}\n" + "\n".join(notes), fontsize=7)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -37,7 +38,8 @@ SUMMARY_KEY = "under each: predicted mean (ground-truth mean) / EMD (r=1) betwee
 def label_figure(figure: Figure, caption: str | None, key: str | None = None) -> Figure:
     """Say on the figure itself where its data comes from (``caption``: data, split, n, model) and how to
     read it (``key``), as a title above every panel; nothing when both are None."""
-    lines = [line for line in (caption, key) if line]
+    width = max(60, int(figure.get_figwidth() * 15))  # characters that fit at fontsize 9
+    lines = [textwrap.fill(line, width) for line in (caption, key) if line]
     if lines:
         figure.suptitle("\n".join(lines), fontsize=9)
     return figure
@@ -229,16 +231,16 @@ def plot_aspect_ratios(
         value_range = (low, high) if high > low else (low - 0.1, high + 0.1)
     edges = np.linspace(value_range[0], value_range[1], bins + 1)
     if ax is None:
-        figure = Figure(figsize=(6, 3.5), layout="constrained")
+        figure = Figure(figsize=(8, 4.2), layout="constrained")
         ax = figure.add_subplot()
     figure = ax.figure
     for i, (name, values) in enumerate(arrays.items()):
         ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, density=True, alpha=0.55,
-                color=DATASET_COLORS[i % len(DATASET_COLORS)], label=f"{name} (n={values.size})")
+                color=DATASET_COLORS[i % len(DATASET_COLORS)], label=textwrap.fill(f"{name} (n={values.size})", 48))
     ax.axvline(1.0, color="0.3", linewidth=0.8, linestyle=":")
     ax.set_xlabel("aspect ratio (width / height)")
     ax.set_ylabel("density")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
     label_figure(figure, caption)
     return save_figure(figure, save_to)
 
