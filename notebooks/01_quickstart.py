@@ -34,7 +34,7 @@ DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
 OUTPUT_DIR = "artifacts/notebooks/01_quickstart"  # figures are shown and saved here
 
 # %% [markdown]
-# # 01 · Quickstart: score distributions of photos at full resolution
+# # 01 · Quickstart: score distributions of photos at full resolution (Figs. 1, 3, 4, 5, 9)
 #
 # Load a checkpoint with `Predictor.from_checkpoint`, say what it is, and predict the distribution of
 # human scores of a few photos **at full resolution**: each photo keeps its size and aspect ratio
@@ -42,6 +42,8 @@ OUTPUT_DIR = "artifacts/notebooks/01_quickstart"  # figures are shown and saved 
 # backbone's first pooling is an ROI pooling over the photo's own region (Sec. III). The figures follow
 # the paper: Fig. 4 (predicted bins in blue, ground truth in red) and Fig. 5 (photos with their aspect
 # ratio kept; predicted mean (ground-truth mean) / EMD (r=1) under each).
+# Then how the model sees a photo: Fig. 1 (the input transforms), Fig. 3 (the architecture, traced from a
+# real forward pass) and Fig. 9 (how far flips and corner crops move a prediction; the truth does not move).
 #
 # By default the model is the embedded demo checkpoint: EfficientNet-Lite0 with ImageNet weights,
 # fine-tuned on the **synthetic benchmark** (procedural photos with simulated votes, `docs/SYNTHETIC.md`). It is not an

@@ -216,6 +216,7 @@ features = trained.features(test["path"].tolist(), tta=use_tta)
 one_view = Features(features.values[:, :1], features.views[:1])  # the original view: what tta=False predicts
 themes = test["theme_id"].tolist() if trained.theme_names else None
 target = vote_distributions(test)
+assert len(target) == counts.get("test", 0), "the test photos evaluated are the ones counted above"  # one table for every cell
 predictions = {"this run, one view": trained.predict_from_features(one_view, themes)}
 if use_tta:
     predictions["this run, TTA (six views)"] = trained.predict_from_features(features, themes)

@@ -32,7 +32,7 @@ DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
 OUTPUT_DIR = "artifacts/notebooks/05_failure_cases"  # figures and tables are shown and saved here
 
 # %% [markdown]
-# # 05 · Figs. 7 and 8: where the model fails, and what the theme changes
+# # 05 · Figs. 7, 8 and 2: where the model fails, and what the theme changes
 #
 # **Fig. 7.** The paper's failure cases are photos whose ground-truth distributions are "uncommon":
 # non-Gaussian, not smooth, with odd votes (too few 9s, too many 1s), and its conclusion says the model
@@ -44,6 +44,9 @@ OUTPUT_DIR = "artifacts/notebooks/05_failure_cases"  # figures and tables are sh
 # **Fig. 8.** The same photos predicted with and without their theme (one backbone pass; only the head
 # runs twice, `Predictor.features` / `predict_from_features`): mean scores, errors, and the photos whose
 # predicted mean the theme moves most.
+#
+# **Fig. 2.** One photo judged under two themes: the truth (known to the synthetic benchmark's generator)
+# and the prediction.
 #
 # Default: the demo checkpoint on the **synthetic** benchmark's test split (not AVA).
 

@@ -30,7 +30,7 @@ MIN_CONTRAST_PHOTOS = 15  # Fig. 2: photos of one content tag a challenge needs 
 OUTPUT_DIR = "artifacts/notebooks/06_theme_bias"  # figures and tables are shown and saved here
 
 # %% [markdown]
-# # 06 · Theme criterion bias on real AVA votes
+# # 06 · Theme criterion bias on real AVA votes (Sec. III-B, Fig. 2)
 #
 # The paper's second claim (Sec. III-B): voters judge a photo by its challenge's theme, so the theme
 # carries information about the score distribution that the pixels alone do not. This notebook measures
