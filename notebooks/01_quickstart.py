@@ -186,10 +186,11 @@ else:
     ava_caption = f"real AVA photos with votes (TANet / idealo label files), n = {len(labelled)} · {model_name}"
     display(photo_grid(labelled["path"].tolist(), ava_pred, ava_truth, titles=ava_titles, caption=ava_caption,
                        save_to=OUT / "ava_photos_with_ground_truth.png"))
+    n_without_votes = len(rest)
     rest = rest.iloc[np.argsort(rest["width"] / rest["height"], kind="stable")]
     rest = rest.iloc[np.unique(np.linspace(0, len(rest) - 1, min(n_ava_photos, len(rest))).round().astype(int))]
     rest_pred = predictor.predict(rest["path"].tolist(), tta=TTA)
-    rest_caption = f"real AVA photos without votes here: {len(rest)} of them, spread over aspect ratio · {model_name}"
+    rest_caption = f"real AVA photos without votes here: {len(rest)} of the {n_without_votes}, spread over aspect ratio · {model_name}"
     display(photo_grid(rest["path"].tolist(), rest_pred, titles=[Path(p).stem for p in rest["file"]], caption=rest_caption,
                        save_to=OUT / "ava_photos_without_ground_truth.png"))
 

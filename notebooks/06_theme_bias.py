@@ -226,7 +226,7 @@ if report is not None:
 # selection is saved.)
 
 # %%
-browser = theme_browser(stats, initial=[ranked.index[0], ranked.index[-1]])
+browser = theme_browser(stats, initial=[ranked.index[0], ranked.index[-1]], caption=CAPTION)
 if browser.figure is not None:
     browser.figure.savefig(OUT / "theme_browser_initial.png")
 browser

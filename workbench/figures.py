@@ -371,11 +371,11 @@ def plot_view_stability(
     views = [v for v in SIX_VIEWS if v != SIX_VIEWS[0]]
     data = [stability.loc[stability["view"] == v, "pred_mean_change"].to_numpy() for v in views]
     error = stability.loc[stability["view"] == SIX_VIEWS[0], "error_original"].to_numpy()
-    right.boxplot(data + [error], tick_labels=[v.replace("crop_", "crop\n").replace("_", " ") for v in views] + ["model error\n(original)"])
+    right.boxplot(data + [error], tick_labels=[v.replace("crop_", "crop\n").replace("_", " ") for v in views] + ["model error\n(original view:\npredicted - true)"])
     right.axhline(0.0, color=TARGET_COLOR, linestyle="--", linewidth=1, label="the truth's change under any view: 0")
     right.set_ylabel("predicted mean: view - original (score points)")
     right.set_title(f"how much the prediction moves, {stability['photo'].nunique()} photos", fontsize=9)
     right.tick_params(axis="x", labelsize=7)
-    right.legend(fontsize=7, frameon=False, loc="upper right")
+    right.legend(fontsize=7, frameon=False, loc="lower left")
     label_figure(figure, caption)
     return save_figure(figure, save_to)

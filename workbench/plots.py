@@ -456,8 +456,9 @@ def _theme_browser_class():
         distributions; the plot is a PNG in an ``Image`` widget, redrawn by ``update``, so it works
         with or without a running kernel."""
 
-        def __init__(self, stats: pd.DataFrame, initial: Sequence[int | str] | None, top: int, rows: int):
+        def __init__(self, stats: pd.DataFrame, initial: Sequence[int | str] | None, top: int, rows: int, caption: str | None = None):
             self.stats = stats
+            self.caption = caption
             self.figure: Figure | None = None
             ordered = stats.sort_values("count", ascending=False, kind="stable")
             self._all_options = [(_theme_label(stats, int(t)), int(t)) for t in ordered.index]
@@ -495,18 +496,18 @@ def _theme_browser_class():
                 self.image.value = b""
                 self.status.value = "select one or more themes"
                 return
-            self.figure = plot_theme_distributions(self.stats, themes=chosen)
+            self.figure = plot_theme_distributions(self.stats, themes=chosen, caption=self.caption)
             self.image.value = figure_png(self.figure)
             self.status.value = f"{len(chosen)} theme(s) shown"
 
     return ThemeBrowser
 
 
-def theme_browser(source: pd.DataFrame, initial: Sequence[int | str] | None = None, top: int = 3, rows: int = 12):
+def theme_browser(source: pd.DataFrame, initial: Sequence[int | str] | None = None, top: int = 3, rows: int = 12, caption: str | None = None):
     """An ipywidgets browser of theme distributions (a ``VBox`` with ``filter``, ``select``, ``image``,
     ``update(themes=None)`` and the last ``figure``). source: a label table or ``theme_statistics``
-    output; initial: themes shown first (default: the ``top`` largest)."""
-    return _theme_browser_class()(_as_theme_statistics(source), initial, top, rows)
+    output; initial: themes shown first (default: the ``top`` largest); caption: the data, on every figure."""
+    return _theme_browser_class()(_as_theme_statistics(source), initial, top, rows, caption)
 
 
 def plot_head_stage(
