@@ -1,10 +1,11 @@
-"""The notebooks' contract (STYLE.md): a first cell tagged ``parameters`` with the ``SMOKE`` switch,
-outputs stripped, kernel python3, outputs under git-ignored folders, and the files on disk exactly
-what ``notebooks/build_notebooks.py`` writes. (Running them is nbmake's job: ``--nbmake notebooks``.)"""
+"""The notebooks' contract (STYLE.md): one real source per notebook (``notebooks/<name>.py``, jupytext's
+percent format) and its paired ``.ipynb`` holding exactly its cells, without outputs; a first cell tagged
+``parameters`` with the ``SMOKE`` switch; kernel python3; outputs under git-ignored folders; the notebooks
+import this checkout's ``workbench``. (Running them is nbmake's job: ``--nbmake notebooks``.)"""
 import ast
-import importlib.util
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
@@ -67,12 +68,41 @@ def test_outputs_go_to_git_ignored_folders(name):
             assert str(values[key]).startswith(IGNORED_ROOTS), f"{key} = {values[key]!r}"
 
 
-def test_notebooks_match_their_generator():
-    spec = importlib.util.spec_from_file_location("build_notebooks", NOTEBOOKS_DIR / "build_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert tuple(module.NOTEBOOKS) == NAMES
-    for name in NAMES:
-        expected = nbformat.writes(module.notebook(name)) + "\n"
-        on_disk = (NOTEBOOKS_DIR / f"{name}.ipynb").read_text(encoding="utf-8")
-        assert on_disk == expected, f"{name}.ipynb differs from build_notebooks.py: run `.venv/bin/python notebooks/build_notebooks.py`"
+def cells(book: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    return [(cell.cell_type, cell.source, list(cell.metadata.get("tags", []))) for cell in book.cells]
+
+
+def test_each_notebook_has_one_source_and_nothing_else_is_there():
+    assert sorted(path.stem for path in NOTEBOOKS_DIR.glob("*.py")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_holds_exactly_the_cells_of_its_source(name):
+    source = jupytext.read(NOTEBOOKS_DIR / f"{name}.py")
+    assert cells(read(name)) == cells(source), (
+        f"{name}.ipynb differs from {name}.py: edit the .py, then run "
+        f"`.venv/bin/jupytext --update --to ipynb notebooks/{name}.py`"
+    )
+    assert read(name).metadata["jupytext"]["formats"] == "ipynb,py:percent"  # paired, so Jupyter saves both
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_source_is_plain_python(name):
+    """The source compiles (magics are comments in it) and every code cell imports only what it uses
+    from workbench modules that exist."""
+    text = (NOTEBOOKS_DIR / f"{name}.py").read_text(encoding="utf-8")
+    tree = ast.parse(text, filename=f"{name}.py")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("workbench"):
+            module = __import__(node.module, fromlist=[alias.name for alias in node.names])
+            for alias in node.names:
+                assert hasattr(module, alias.name), f"{name}.py imports {alias.name} from {node.module}, which has none"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_imports_this_checkout(name):
+    """nbmake and Jupyter start in notebooks/, where an installed workbench (another checkout's) would win:
+    the setup cell puts this repository first on sys.path and checks where workbench came from."""
+    setup = next(cell.source for cell in read(name).cells if "import workbench" in cell.source)
+    assert "sys.path.insert(0, str(REPO))" in setup
+    assert 'assert Path(workbench.__file__).resolve().parent == REPO / "workbench"' in setup

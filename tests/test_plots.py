@@ -192,3 +192,44 @@ def test_theme_browser_builds_filters_and_redraws():
     assert len(browser.select.options) == 4
     browser.select.value = ()
     assert browser.figure is None and browser.image.value == b""
+
+
+def test_plot_history_ticks_whole_epochs_and_keeps_the_legend_off_the_curves():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    history = pd.DataFrame({"epoch": [0, 1, 2], "train_loss": [0.9, 0.7, 0.6], "val_emd1": [0.06, 0.05, 0.045],
+                            "val_srcc_mean": [0.3, 0.5, 0.6], "val_srcc_std": [0.6, 0.62, 0.7]})
+    figure = plot_history(history)
+    FigureCanvasAgg(figure).draw()
+    for ax in figure.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        legend = ax.get_legend().get_window_extent()
+        assert legend.y1 <= ax.get_window_extent().y0 + 1  # below the axes, never over a curve
+
+
+def test_model_figures_say_on_themselves_what_data_they_show(tmp_path):
+    p = np.array([[0.1, 0.2, 0.3, 0.2, 0.2], [0.3, 0.3, 0.2, 0.1, 0.1]])
+    q = np.array([[0.0, 0.2, 0.4, 0.2, 0.2], [0.2, 0.4, 0.2, 0.1, 0.1]])
+    figure = plot_histograms(p, q, caption="SYNTHETIC benchmark, test split, n = 2 · demo model")
+    text = " ".join(figure._suptitle.get_text().split())  # lines are wrapped to the figure's width
+    assert "SYNTHETIC benchmark, test split, n = 2" in text and "predicted mean (ground-truth mean) / EMD" in text
+    assert all(ax.get_xlabel() == "score" and ax.get_ylabel() for ax in figure.axes)
+    assert plot_histograms(p, q)._suptitle.get_text().startswith("under each")  # the key, even without a caption
+    images = [Image.new("RGB", (40, 30)), Image.new("RGB", (30, 40))]
+    assert "n = 2" in photo_grid(images, p, q, caption="n = 2")._suptitle.get_text()
+    ratios = plot_aspect_ratios({"AVA: 62 photos, sampled to spread over aspect ratio": [0.7, 1.3, 1.5]}, caption="Fig. 6")
+    assert "sampled to spread over aspect ratio" in " ".join(ratios.axes[0].get_legend().get_texts()[0].get_text().split())
+
+
+def test_plot_head_stage_draws_loss_srcc_and_the_theme_prior_line(tmp_path):
+    from workbench.plots import plot_head_stage
+
+    rows = [{"epoch": e, "train_loss": 0.2 - 0.01 * e, "val_srcc_mean": 0.05 * e} for e in range(1, 6)]
+    figure = plot_head_stage(rows, baseline={"srcc_mean": 0.12}, title="SYNTHETIC", epochs=40, save_to=tmp_path / "head.png")
+    loss, srcc = figure.axes
+    np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), [0.19, 0.18, 0.17, 0.16, 0.15])
+    prior = [line for line in srcc.get_lines() if "theme prior" in line.get_label()]
+    assert len(prior) == 1 and prior[0].get_ydata()[0] == pytest.approx(0.12)
+    assert srcc.get_xlim() == (0.5, 40.5) and "SYNTHETIC" in figure._suptitle.get_text()
+    _assert_png(tmp_path / "head.png")

@@ -38,6 +38,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Canvas 800, ROI 73": dict(transform="full", use_theme=True, roi_size=73),  # Table IV
     "Flip only": dict(transform="full", use_theme=True, augment="flip"),  # Table V
 }
+# The paper's table rows -> the variant above that reproduces each (Table IV's 800/146 and Table V's
+# Flip+Crop are the full recipe, Pad+ROI+Theme).
+PAPER_ROWS_OF_VARIANTS: dict[str, dict[str, str]] = {
+    "III": {"Resize": "Resize", "Resized Pad": "Resized Pad", "Random Crop": "Random Crop", "Pad+ROI": "Pad+ROI", "Pad+ROI+Theme": "Pad+ROI+Theme"},
+    "IV": {"Image 400, Feature 73": "Canvas 400, ROI 73", "Image 800, Feature 73": "Canvas 800, ROI 73", "Image 800, Feature 146": "Pad+ROI+Theme"},
+    "V": {"Flip": "Flip only", "Flip+Crop": "Pad+ROI+Theme"},
+}
 DEFAULT_VARIANTS = tuple(name for name in VARIANTS if name != "Flip only")
 
 

@@ -453,6 +453,18 @@ def aspect_ratios(sizes: Any) -> np.ndarray:
     return widths / heights
 
 
+def folder_sizes(folder: PathLike, limit: int | None = None) -> np.ndarray:
+    """``int[N, 2]`` (h, w) of the JPEG / PNG photos in ``folder`` and its subfolders (sorted, at most
+    ``limit``), read from their headers (no pixels decoded); unreadable files are left out."""
+    from workbench.data.datasets import image_sizes
+
+    paths = sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
+    if not paths:
+        return np.zeros((0, 2), dtype=np.int64)
+    sizes = np.asarray(image_sizes(pd.DataFrame({"path": paths})))
+    return sizes[(sizes > 0).all(axis=1)]
+
+
 def aspect_ratio_summary(ratios: Mapping[str, Any] | Any, square_tolerance: float = 0.05) -> pd.DataFrame:
     """Distribution of aspect ratios (w/h) per dataset: one row per name (or "all" for one array).
 

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 DPI = 100
 # History columns that are bookkeeping, not curves.
@@ -53,7 +54,7 @@ def plot_history(history: pd.DataFrame | Sequence[Mapping[str, Any]], save_to: s
     groups = {label: columns for label, columns in groups.items() if columns}
     if not groups:
         raise ValueError(f"history has no numeric column to plot (got {list(frame.columns)})")
-    figure = Figure(figsize=(4.2 * len(groups), 3.4), layout="constrained")
+    figure = Figure(figsize=(4.2 * len(groups), 4.0), layout="constrained")
     for i, (label, columns) in enumerate(groups.items()):
         ax = figure.add_subplot(1, len(groups), i + 1)
         for column in columns:
@@ -62,6 +63,8 @@ def plot_history(history: pd.DataFrame | Sequence[Mapping[str, Any]], save_to: s
         if label.startswith("metric") and len(columns) > 1 and (values[np.isfinite(values)] > 0).all():
             ax.set_yscale("log")
         ax.set_xlabel("epoch" if "epoch" in frame.columns else "row")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(label)
-        ax.legend(fontsize=7, frameon=False)
+        # below the axes, so that it never covers a curve
+        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     return save_figure(figure, save_to)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -31,6 +32,17 @@ PathLike = str | os.PathLike
 PREDICTED_COLOR = "#1f77b4"  # blue, as in Fig. 4
 TARGET_COLOR = "#d62728"  # red
 DATASET_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")  # Fig. 6: AVA blue, Photo.net red
+SUMMARY_KEY = "under each: predicted mean (ground-truth mean) / EMD (r=1) between the two histograms"
+
+
+def label_figure(figure: Figure, caption: str | None, key: str | None = None) -> Figure:
+    """Say on the figure itself where its data comes from (``caption``: data, split, n, model) and how to
+    read it (``key``), as a title above every panel; nothing when both are None."""
+    width = max(60, int(figure.get_figwidth() * 15))  # characters that fit at fontsize 9
+    lines = [textwrap.fill(line, width) for line in (caption, key) if line]
+    if lines:
+        figure.suptitle("\n".join(lines), fontsize=9)
+    return figure
 
 
 def _distributions(x: Any, name: str) -> np.ndarray:
@@ -75,6 +87,8 @@ def _draw_histogram(ax: Axes, p: np.ndarray, q: np.ndarray | None, title: str | 
     ax.set_xticks(scores)
     ax.set_xlim(0.4, len(p) + 0.6)
     ax.tick_params(labelsize=7)
+    ax.set_xlabel("score", fontsize=7, labelpad=1)
+    ax.set_ylabel("share of votes", fontsize=7, labelpad=1)
     if title:
         ax.set_title(title, fontsize=8)
     if legend:
@@ -88,6 +102,7 @@ def plot_histograms(
     titles: Sequence[str] | None = None,
     ncols: int = 4,
     save_to: PathLike | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Predicted vs ground-truth score histograms (Fig. 4): one panel per photo.
 
@@ -111,9 +126,11 @@ def plot_histograms(
         figure = Figure(figsize=(2.8 * cols, 2.2 * rows), layout="constrained")
         axes = [figure.add_subplot(rows, cols, i + 1) for i in range(len(p))]
     for i, axis in enumerate(axes):
-        caption = _summary_title(p[i], None if q is None else q[i])
-        title = caption if titles is None else f"{titles[i]}\n{caption}"
+        summary = _summary_title(p[i], None if q is None else q[i])
+        title = summary if titles is None else f"{titles[i]}\n{summary}"
         _draw_histogram(axis, p[i], None if q is None else q[i], title, legend=i == 0)
+    if ax is None:
+        label_figure(figure, caption, SUMMARY_KEY if q is not None else "under each: predicted mean score")
     return save_figure(figure, save_to)
 
 
@@ -178,6 +195,7 @@ def photo_grid(
     ncols: int = 4,
     max_side: int | None = 512,
     save_to: PathLike | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Fig. 5: each photo with its aspect ratio kept, above its histogram, captioned
     "predicted mean (ground-truth mean) / EMD". images: PIL images, arrays or paths (loaded,
@@ -187,6 +205,7 @@ def photo_grid(
     _check_lengths(len(p), images=images, titles=titles, targets=q)
     captions = [_summary_title(p[i], None if q is None else q[i]) for i in range(len(p))]
     figure = _photo_histogram_grid(images, p, q, titles, captions, ncols, max_side)
+    label_figure(figure, caption, SUMMARY_KEY if q is not None else "under each photo: its predicted distribution and mean score")
     return save_figure(figure, save_to)
 
 
@@ -196,6 +215,7 @@ def plot_aspect_ratios(
     value_range: tuple[float, float] | None = None,
     ax: Axes | None = None,
     save_to: PathLike | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Fig. 6: overlaid histograms (density) of the aspect ratios w/h of several datasets.
 
@@ -211,16 +231,17 @@ def plot_aspect_ratios(
         value_range = (low, high) if high > low else (low - 0.1, high + 0.1)
     edges = np.linspace(value_range[0], value_range[1], bins + 1)
     if ax is None:
-        figure = Figure(figsize=(6, 3.5), layout="constrained")
+        figure = Figure(figsize=(8, 4.2), layout="constrained")
         ax = figure.add_subplot()
     figure = ax.figure
     for i, (name, values) in enumerate(arrays.items()):
         ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, density=True, alpha=0.55,
-                color=DATASET_COLORS[i % len(DATASET_COLORS)], label=f"{name} (n={values.size})")
+                color=DATASET_COLORS[i % len(DATASET_COLORS)], label=textwrap.fill(f"{name} (n={values.size})", 48))
     ax.axvline(1.0, color="0.3", linewidth=0.8, linestyle=":")
     ax.set_xlabel("aspect ratio (width / height)")
     ax.set_ylabel("density")
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    label_figure(figure, caption)
     return save_figure(figure, save_to)
 
 
@@ -263,6 +284,7 @@ def plot_theme_distributions(
     show_global: bool = True,
     ax: Axes | None = None,
     save_to: PathLike | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Mean vote distributions of selected themes side by side (grouped bars, one group per score).
 
@@ -287,13 +309,13 @@ def plot_theme_distributions(
     ax.set_xticks(scores)
     ax.set_xlabel("score")
     ax.set_ylabel("share of votes (photos weighted equally)")
-    ax.set_title("Mean vote distribution per theme")
+    ax.set_title("Mean vote distribution per theme" + (f"\n{caption}" if caption else ""), fontsize=9 if caption else None)
     ax.legend(fontsize=7, frameon=False)
     return save_figure(figure, save_to)
 
 
 def plot_theme_means(
-    theme_stats: pd.DataFrame, top: int | None = None, save_to: PathLike | None = None,
+    theme_stats: pd.DataFrame, top: int | None = None, save_to: PathLike | None = None, caption: str | None = None,
 ) -> Figure:
     """The spread of themes: theme averages of photo mean scores (left) and photo stds (right),
     sorted, each with a band of ±1 sd over the theme's photos. Titles give eta^2 (share of the
@@ -326,6 +348,7 @@ def plot_theme_means(
             title += f"\nbetween themes: eta² {row['eta_squared']:.3f}, omega² {row['omega_squared']:.3f} (chance {row['chance_eta_squared']:.3f})"
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7, frameon=False, loc="upper left")
+    label_figure(figure, caption)
     return save_figure(figure, save_to)
 
 
@@ -338,6 +361,7 @@ def plot_with_without_theme(
     ncols: int = 4,
     max_side: int | None = 512,
     save_to: PathLike | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Fig. 8: mean scores predicted with vs without the theme.
 
@@ -358,6 +382,7 @@ def plot_with_without_theme(
             ax.set_xlabel(f"gt {row.target_mean:.2f} | with {row.mean_with:.2f} | without {row.mean_without:.2f}", fontsize=8)
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
+        label_figure(figure, caption, "under each: ground-truth mean | predicted with the theme | predicted without")
         return save_figure(figure, save_to)
     summary = effect.attrs["summary"]
     figure = Figure(figsize=(10, 4), layout="constrained")
@@ -378,6 +403,7 @@ def plot_with_without_theme(
     histogram.set_xlabel("|error without theme| - |error with theme| (mean score)")
     histogram.set_ylabel("photos")
     histogram.set_title(f"the theme helped on {summary['share_improved']:.0%} of {summary['photos']} photos", fontsize=9)
+    label_figure(figure, caption)
     return save_figure(figure, save_to)
 
 
@@ -391,6 +417,7 @@ def plot_failure_cases(
     ncols: int = 4,
     max_side: int | None = 512,
     save_to: PathLike | None = None,
+    caption: str | None = None,
 ) -> Figure:
     """Fig. 7: the ``k`` worst-predicted photos by ``metric``, each histogram captioned with the error
     and the ground truth's shape (skewness, modes, non-Gaussianity: what makes it "uncommon").
@@ -416,6 +443,7 @@ def plot_failure_cases(
         None if titles is None else [titles[i] for i in chosen],
         captions, ncols, max_side,
     )
+    label_figure(figure, caption, SUMMARY_KEY + "; the ground truth's shape below")
     return save_figure(figure, save_to)
 
 
@@ -428,8 +456,9 @@ def _theme_browser_class():
         distributions; the plot is a PNG in an ``Image`` widget, redrawn by ``update``, so it works
         with or without a running kernel."""
 
-        def __init__(self, stats: pd.DataFrame, initial: Sequence[int | str] | None, top: int, rows: int):
+        def __init__(self, stats: pd.DataFrame, initial: Sequence[int | str] | None, top: int, rows: int, caption: str | None = None):
             self.stats = stats
+            self.caption = caption
             self.figure: Figure | None = None
             ordered = stats.sort_values("count", ascending=False, kind="stable")
             self._all_options = [(_theme_label(stats, int(t)), int(t)) for t in ordered.index]
@@ -467,15 +496,54 @@ def _theme_browser_class():
                 self.image.value = b""
                 self.status.value = "select one or more themes"
                 return
-            self.figure = plot_theme_distributions(self.stats, themes=chosen)
+            self.figure = plot_theme_distributions(self.stats, themes=chosen, caption=self.caption)
             self.image.value = figure_png(self.figure)
             self.status.value = f"{len(chosen)} theme(s) shown"
 
     return ThemeBrowser
 
 
-def theme_browser(source: pd.DataFrame, initial: Sequence[int | str] | None = None, top: int = 3, rows: int = 12):
+def theme_browser(source: pd.DataFrame, initial: Sequence[int | str] | None = None, top: int = 3, rows: int = 12, caption: str | None = None):
     """An ipywidgets browser of theme distributions (a ``VBox`` with ``filter``, ``select``, ``image``,
     ``update(themes=None)`` and the last ``figure``). source: a label table or ``theme_statistics``
-    output; initial: themes shown first (default: the ``top`` largest)."""
-    return _theme_browser_class()(_as_theme_statistics(source), initial, top, rows)
+    output; initial: themes shown first (default: the ``top`` largest); caption: the data, on every figure."""
+    return _theme_browser_class()(_as_theme_statistics(source), initial, top, rows, caption)
+
+
+def plot_head_stage(
+    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
+    baseline: Mapping[str, float] | None = None,
+    title: str = "",
+    epochs: int | None = None,
+    save_to: PathLike | None = None,
+) -> Figure:
+    """The head stage as it learns: training loss per epoch (left) and validation SRCC of the mean score
+    (right) against the label-only theme prior's (dashed; ``baseline["srcc_mean"]``). rows: one per epoch
+    with ``epoch``, ``train_loss`` and optionally ``val_srcc_mean`` (``notebook.HeadStageMonitor``).
+    epochs: the x range to reserve (the run's length), so a live figure does not rescale."""
+    from matplotlib.ticker import MaxNLocator
+
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        raise ValueError("rows is empty: nothing to plot")
+    figure = Figure(figsize=(9.5, 3.4), layout="constrained")
+    loss_ax, srcc_ax = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    loss_ax.plot(frame["epoch"], frame["train_loss"], marker=".", color=PREDICTED_COLOR)
+    loss_ax.set_ylabel("training loss (EMD, r=2)")
+    loss_ax.set_title(f"training loss: {frame['train_loss'].iloc[0]:.4f} -> {frame['train_loss'].iloc[-1]:.4f}", fontsize=9)
+    if "val_srcc_mean" in frame:
+        srcc_ax.plot(frame["epoch"], frame["val_srcc_mean"], marker=".", color=TARGET_COLOR, label="this model (photo + theme)")
+        srcc_ax.set_title(f"validation SRCC(mean): {frame['val_srcc_mean'].iloc[-1]:.3f} after epoch {int(frame['epoch'].iloc[-1])}", fontsize=9)
+    if baseline and np.isfinite(baseline.get("srcc_mean", np.nan)):
+        srcc_ax.axhline(baseline["srcc_mean"], color="0.3", linestyle="--", linewidth=1,
+                        label=f"theme prior, labels only ({baseline['srcc_mean']:.3f})")
+    srcc_ax.axhline(0.0, color="0.7", linewidth=0.6)
+    srcc_ax.set_ylabel("validation SRCC of the mean score")
+    srcc_ax.legend(fontsize=7, frameon=False, loc="lower right")
+    for ax in (loss_ax, srcc_ax):
+        ax.set_xlabel("head-stage epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs:
+            ax.set_xlim(0.5, epochs + 0.5)
+    label_figure(figure, title or None)
+    return save_figure(figure, save_to)

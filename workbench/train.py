@@ -98,6 +98,9 @@ class Hook:
     def after_train(self, trainer: "Trainer") -> None:
         pass
 
+    def after_head_epoch(self, trainer: "Trainer", epoch: int, loss: float) -> None:
+        """After each epoch of the head stage (``fit_head``'s ``on_epoch``), e.g. to draw it live."""
+
 
 class EvalHook(Hook):
     """Validate after every epoch; adds ``val_<metric>`` (``metrics.evaluate``) to the epoch's row."""
@@ -457,6 +460,7 @@ class Trainer:
             weight_decay=config.weight_decay, theme_dropout=config.theme_dropout, emd_r=config.emd_r,
             seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main, optimizer=config.head_optimizer,
             std_weight=config.std_loss_weight,
+            on_epoch=lambda epoch, loss: [hook.after_head_epoch(self, epoch, loss) for hook in self.hooks],
         )  # fmt: skip
         self.history.append({
             "epoch": 0, "stage": HEAD_STAGE, "train_loss": losses[-1], "lr": head_lr,

@@ -1,0 +1,213 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Parameters (papermill style: override any). Paths are relative to the repository root unless absolute.
+import os
+
+SMOKE = os.environ.get("WORKBENCH_SMOKE") == "1"  # True: tiny sizes, seconds (CI); its numbers mean nothing
+CHECKPOINT = "checkpoints/demo.pt"  # the embedded demo checkpoint: EfficientNet-Lite0 (ImageNet features) trained on the SYNTHETIC benchmark
+DATA = "csv"  # label source, as TrainConfig.data: "csv" (folder + labels.csv), "ava" or "photonet"
+DATA_ROOT = "data/synth"  # the synthetic benchmark (written first if missing) or your dataset's folder
+DATA_OPTIONS = {}  # more TrainConfig data fields, e.g. {"ava_labels": "AVA.txt", "images_dir": "images"}
+SPLIT = "test"
+MAX_PHOTOS = None  # predict at most this many photos of the split (seeded sample; None: all)
+K = 8  # failure cases shown (Fig. 7)
+N_THEME_EXAMPLES = 8  # photos shown with and without theme (Fig. 8)
+TTA = False  # True: average the six test views, the paper's protocol
+SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
+DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
+OUTPUT_DIR = "artifacts/notebooks/05_failure_cases"  # figures and tables are shown and saved here
+
+# %% [markdown]
+# # 05 · Figs. 7, 8 and 2: where the model fails, and what the theme changes
+#
+# **Fig. 7.** The paper's failure cases are photos whose ground-truth distributions are "uncommon":
+# non-Gaussian, not smooth, with odd votes (too few 9s, too many 1s), and its conclusion says the model
+# "tends to predict distributions with a mean score close to 5". Here: the photos with the largest EMD
+# (r=1) between prediction and ground truth, with the shape of their ground truth
+# (`analysis.distribution_shape`: skewness, modes, distance to the Gaussian of the same mean and std),
+# compared with all photos.
+#
+# **Fig. 8.** The same photos predicted with and without their theme (one backbone pass; only the head
+# runs twice, `Predictor.features` / `predict_from_features`): mean scores, errors, and the photos whose
+# predicted mean the theme moves most.
+#
+# **Fig. 2.** One photo judged under two themes: the truth (known to the synthetic benchmark's generator)
+# and the prediction.
+#
+# Default: the demo checkpoint on the **synthetic** benchmark's test split (not AVA).
+
+# %%
+# %matplotlib inline
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+
+# This checkout's `workbench`, whatever else is installed (Jupyter and nbmake start in notebooks/).
+REPO = next(p for p in (Path.cwd().resolve(), *Path.cwd().resolve().parents) if (p / "workbench" / "__init__.py").is_file())
+sys.path.insert(0, str(REPO))
+import workbench  # noqa: E402
+
+assert Path(workbench.__file__).resolve().parent == REPO / "workbench", f"workbench comes from {workbench.__file__}, not {REPO}"
+from workbench.notebook import SMOKE_BANNER, start_notebook  # noqa: E402
+
+run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)
+OUT, SCRATCH, repo_path = run.out, run.scratch, run.path  # figures and tables; SMOKE's throwaway folder; a path parameter -> Path
+print(f"repository: {REPO}\nfigures and tables are saved in: {OUT}")
+if SMOKE:
+    display(Markdown(SMOKE_BANNER))
+
+# %% [markdown]
+# ## Data, checkpoint, predictions
+
+# %%
+from workbench.notebook import load_notebook_data
+
+data = load_notebook_data(run, DATA, DATA_ROOT, DATA_OPTIONS, synth_n=SYNTH_N)  # SMOKE: 48 synthetic photos, <= 16 per split
+table, data_fields, data_config = data.table, data.fields, data.config  # labels; the TrainConfig fields naming the data
+SYNTHETIC, DATA_NAME = data.synthetic, data.name
+print(f"{DATA_NAME}: {table.attrs.get('description', '')}")
+
+# %%
+from workbench.notebook import resolve_checkpoint
+from workbench.predict import Predictor
+
+checkpoint, throwaway = resolve_checkpoint(run, CHECKPOINT, data_config)
+if throwaway:
+    display(Markdown(
+        f"**⚠ `{CHECKPOINT}` does not exist yet: using a THROWAWAY SMOKE MODEL** (two training steps on a few "
+        "photos, made here). Its predictions are noise; they only show that the code runs."
+    ))
+predictor = Predictor.from_checkpoint(checkpoint, device=DEVICE)
+print(predictor.describe())
+
+# %%
+from workbench.analysis import distribution_shape, theme_effect, vote_distributions, worst_predictions
+from workbench.metrics import distribution_mean, per_image_distances
+from workbench.notebook import photo_titles
+
+max_photos = 16 if SMOKE else MAX_PHOTOS
+photos = table[table["split"] == SPLIT]
+if max_photos and len(photos) > max_photos:
+    photos = photos.sample(n=max_photos, random_state=0)
+photos = photos.reset_index(drop=True)
+target = vote_distributions(photos)
+titles = photo_titles(photos)
+features = predictor.features(photos["path"].tolist(), tta=TTA)  # the backbone, once per photo (and view)
+themes = [t if isinstance(t, str) else None for t in photos["theme"]] if predictor.theme_names else None
+pred = predictor.predict_from_features(features, themes)
+model_name = f"{'SYNTHETIC-trained ' if predictor.card.get('data', {}).get('synthetic') else ''}model {Path(checkpoint).name}"
+caption = f"{DATA_NAME}, {SPLIT} split, n = {len(photos)} photos · {model_name}{', TTA' if TTA else ', one view'}"
+print(f"{len(photos)} photos of the {SPLIT} split of {DATA_NAME}; mean EMD (r=1) {per_image_distances(pred, target)['emd1'].mean():.4f}")
+
+# %% [markdown]
+# ## Fig. 7: the worst-predicted photos
+
+# %%
+k = min(K, 4) if SMOKE else K
+shape = distribution_shape(target)
+shape["abs_skewness"] = shape["skewness"].abs()
+worst = worst_predictions(pred, target, k=k, metric="emd1")
+shape_columns = ["abs_skewness", "excess_kurtosis", "modes", "non_gaussianity"]
+cases = pd.concat([photos.loc[worst.index, ["image_id", "theme"]], worst, shape.loc[worst.index, shape_columns].add_prefix("target_")], axis=1)
+cases.to_csv(OUT / "fig7_worst_predictions.csv")
+cases.round(3)
+
+# %%
+from workbench.plots import plot_failure_cases, plot_with_without_theme
+
+plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=titles, caption=f"Fig. 7 · the {k} worst by EMD (r=1) of {caption}",
+                   save_to=OUT / "fig7_failure_cases.png")
+
+# %% [markdown]
+# Are the failures the uncommon distributions? The medians of the shape statistics for the worst k
+# photos against all photos, the rank correlation between each photo's error and its ground truth's
+# distance from a Gaussian, and how much the predicted means spread compared with the true ones (a
+# model that "predicts close to 5" has a much narrower spread).
+
+# %%
+from scipy import stats
+
+emd = per_image_distances(pred, target)["emd1"]
+display(pd.DataFrame({f"worst {k}": shape.loc[worst.index, shape_columns].median(), "all photos": shape[shape_columns].median()}).round(3))
+spread = pd.Series({
+    "Spearman(EMD, non-Gaussianity of the ground truth)": stats.spearmanr(emd, shape["non_gaussianity"])[0],
+    "Spearman(EMD, |skewness| of the ground truth)": stats.spearmanr(emd, shape["abs_skewness"])[0],
+    "sd of ground-truth means": distribution_mean(target).std(),
+    "sd of predicted means": distribution_mean(pred).std(),
+})
+spread.round(3)
+
+# %% [markdown]
+# ## Fig. 8: with vs without theme
+
+# %%
+if not predictor.theme_names:
+    display(Markdown("This model has no themes (e.g. Photo.net): nothing to compare."))
+    effect = None
+else:
+    pred_without = predictor.predict_from_features(features, None)
+    effect = theme_effect(pred, pred_without, target)
+    display(pd.Series(effect.attrs["summary"]).round(4))
+    display(plot_with_without_theme(pred, pred_without, target, caption=f"Fig. 8 · {caption}", save_to=OUT / "fig8_with_without_theme.png"))
+
+# %% [markdown]
+# The photos whose predicted mean the theme moves most, each captioned ground truth | with theme |
+# without theme (the paper's Fig. 8 picks examples where the theme helps; these are picked by the size
+# of the change, whichever way it goes).
+
+# %%
+if effect is not None:
+    n_examples = min(N_THEME_EXAMPLES, 4) if SMOKE else N_THEME_EXAMPLES
+    moved = (effect["mean_with"] - effect["mean_without"]).abs().sort_values(ascending=False).index[:n_examples].to_numpy()
+    display(effect.loc[moved].assign(photo=[titles[i] for i in moved]).round(3))
+    display(plot_with_without_theme(pred[moved], pred_without[moved], target[moved], images=photos["path"].iloc[moved].tolist(),
+                                    titles=[titles[i] for i in moved], caption=f"Fig. 8 · the {len(moved)} photos the theme moves most of {caption}",
+                                    save_to=OUT / "fig8_examples.png"))
+
+# %% [markdown]
+# ## Fig. 2: the theme changes the criterion
+#
+# The paper's Fig. 2 shows photos whose scores depend on the challenge they were entered in. On the
+# synthetic benchmark that can be measured on one and the same photo: the generator knows each theme's
+# criterion, so it gives the **true** distribution of any photo judged under any theme
+# (`workbench.data.synth.expected_distribution`), and the model predicts it under any theme from one
+# backbone pass (`Predictor.predict_all_themes`). Below, for each photo, the theme that judges it most
+# differently from its own, and whether the model's prediction follows. (On real AVA votes each photo
+# was judged under one challenge only: `06_theme_bias` shows what those data can say.)
+
+# %%
+from workbench.figures import benchmark_theme_pairs, plot_theme_pair
+
+if SYNTHETIC and DATA == "csv" and predictor.theme_names == table.attrs.get("theme_names"):
+    pairs = benchmark_theme_pairs(photos, predictor.predict_all_themes(features))
+    agreement = stats.spearmanr(pairs["true_mean_change"], pairs["pred_mean_change"])[0] if len(pairs) > 2 else float("nan")
+    display(Markdown(
+        f"Over {len(pairs)} photos, the true mean moves by {pairs['true_mean_change'].abs().mean():.2f} on average between a photo's own "
+        f"theme and the most different one; the prediction by {pairs['pred_mean_change'].abs().mean():.2f} "
+        f"(Spearman of the two changes: {agreement:.2f})."
+    ))
+    pairs.drop(columns=["true_own", "true_other", "pred_own", "pred_other"]).to_csv(OUT / "fig2_theme_pairs.csv", index=False)
+    display(plot_theme_pair(pairs, count=3, caption=f"Fig. 2 · {caption}: the 3 photos whose truth the theme moves most",
+                            save_to=OUT / "fig2_theme_changes_criterion.png"))
+else:
+    display(Markdown("Fig. 2 needs the synthetic benchmark (its generator knows every theme's criterion) and a model trained on its themes."))
+
+# %%
+print(f"saved in {OUT}:", *run.close(), sep="\n  ")

@@ -1,0 +1,126 @@
+"""workbench.notebook: the notebooks' shared steps (paths, data, real AVA photos, the live head stage)."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from workbench.analysis import vote_distributions
+from workbench.config import TrainConfig
+from workbench.data.synth import generate_dataset
+from workbench.metrics import distribution_mean
+from workbench.notebook import (
+    HeadStageMonitor,
+    find_repository,
+    real_ava_photos,
+    repo_path,
+    spread_by_mean,
+    start_notebook,
+    theme_prior_on_validation,
+)
+from workbench.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+# ../shared beside the checkout (a worktree one level deeper: ../../shared), spelt with "..", as the notebooks do
+SHARED_AVA = next((p for p in (ROOT / ".." / "shared" / "ava", ROOT / ".." / ".." / "shared" / "ava") if p.is_dir()), ROOT / ".." / "shared" / "ava")
+
+
+def test_repo_path_normalises_so_one_folder_has_one_name(tmp_path):
+    repo = tmp_path / "main"
+    assert repo_path("../shared/ava", repo) == tmp_path / "shared" / "ava"
+    assert repo_path("../shared/ava", repo) == repo_path(tmp_path / "main" / ".." / "shared" / "ava", repo)
+    assert repo_path("/abs/x", repo) == Path("/abs/x") and repo_path(None, repo) is None
+
+
+def test_find_repository_walks_up_from_notebooks():
+    root = Path(__file__).resolve().parents[1]
+    assert find_repository(root / "notebooks") == root
+    with pytest.raises(FileNotFoundError, match="no workbench checkout"):
+        find_repository("/")
+
+
+def test_start_notebook_makes_the_output_and_removes_smoke_scratch(tmp_path):
+    (tmp_path / "workbench").mkdir()
+    (tmp_path / "workbench" / "__init__.py").write_text("")
+    run = start_notebook("artifacts/notebooks/x", smoke=True, repo=tmp_path)
+    assert run.out == tmp_path / "artifacts" / "notebooks" / "x" and run.out.is_dir() and run.scratch.is_dir()
+    (run.out / "fig.png").write_bytes(b"png")
+    scratch = run.scratch
+    assert run.close() == ["fig.png"] and not scratch.exists()
+
+
+def _shared_layout(root: Path) -> Path:
+    """IMAGES.csv with three photos, votes for the first in a TANet csv, its challenge."""
+    (root / "images").mkdir(parents=True)
+    (root / "tanet").mkdir()
+    for image_id in (1001, 1002, 1003):
+        Image.new("RGB", (40, 30)).save(root / "images" / f"{image_id}.jpg")
+    pd.DataFrame({"file": [f"images/{i}.jpg" for i in (1001, 1002, 1003)], "ava_image_id": [1001, 1002, None],
+                  "width": [40, 40, 40], "height": [30, 30, 30]}).to_csv(root / "IMAGES.csv", index=False)
+    header = "image_id," + ",".join(f"score{k}" for k in range(2, 12)) + ",tag1,tag2,tag3\n"
+    (root / "tanet" / "test.csv").write_text(header + "1001,1,2,3,4,5,6,5,4,3,2,12,0,21\n5555,1,1,1,1,1,1,1,1,1,1,0,0,21\n")
+    (root / "challenges.txt").write_text("21 Self_Portrait\n")
+    return root
+
+
+def test_real_ava_photos_puts_each_photo_in_one_group_whatever_the_path_spelling(tmp_path):
+    shared = _shared_layout(tmp_path / "shared")
+    (tmp_path / "main").mkdir()
+    labelled, unlabelled = real_ava_photos(tmp_path / "main" / ".." / "shared")  # the notebooks' "../shared" from the repository
+    assert labelled["image_id"].tolist() == ["1001"]
+    assert sorted(Path(p).stem for p in unlabelled["path"]) == ["1002", "1003"]
+    assert set(labelled["path"]).isdisjoint(unlabelled["path"])
+    assert all(".." not in p for p in [*labelled["path"], *unlabelled["path"]])
+    assert labelled["theme"].tolist() == ["Self Portrait"] or labelled["theme"].tolist() == ["Self_Portrait"]
+    assert Path(labelled["path"].iloc[0]) == shared / "images" / "1001.jpg"
+
+
+@pytest.mark.skipif(not (SHARED_AVA / "IMAGES.csv").is_file(), reason="../shared/ava is not here")
+def test_real_ava_photos_on_the_shared_files_never_show_a_labelled_photo_twice():
+    labelled, unlabelled = real_ava_photos(SHARED_AVA)  # SHARED_AVA is spelt with "..", as in the notebooks
+    assert len(labelled) + len(unlabelled) == len(pd.read_csv(SHARED_AVA / "IMAGES.csv"))
+    shown_without_truth = {Path(p).stem for p in unlabelled["path"]}
+    assert {"42039", "42040"} & set(labelled["image_id"]) and not {"42039", "42040"} & shown_without_truth
+
+
+def test_spread_by_mean_goes_from_the_lowest_to_the_highest_mean():
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.integers(0, 50, (30, 10)), columns=[f"v{k}" for k in range(1, 11)])
+    chosen = spread_by_mean(table, 5)
+    means = distribution_mean(vote_distributions(chosen))
+    all_means = distribution_mean(vote_distributions(table))
+    assert len(chosen) == 5 and np.all(np.diff(means) >= 0)
+    assert means[0] == all_means.min() and means[-1] == all_means.max()
+
+
+@pytest.fixture(scope="module")
+def tiny_benchmark(tmp_path_factory):
+    return generate_dataset(tmp_path_factory.mktemp("synth") / "synth", 40, seed=0, workers=1, progress=False)
+
+
+def test_head_stage_monitor_sees_every_head_epoch_with_validation(tiny_benchmark, tmp_path):
+    """The Trainer calls Hook.after_head_epoch once per head epoch (fit_head's on_epoch); the monitor
+    validates the head on cached features each time and records the falling loss."""
+    config = TrainConfig(data_root=str(tiny_benchmark), backbone="compact", pretrained=False, freeze_bn=False, canvas=128,
+                         batch_size=4, head_epochs=4, head_views=1, head_lr=0.05, epochs=0, num_workers=0, device="cpu",
+                         out_dir=str(tmp_path / "run"))
+    monitor = HeadStageMonitor({"srcc_mean": 0.1}, display=False, epochs=4)
+    result = train(config, progress=False, hooks=[monitor])
+    assert [row["epoch"] for row in monitor.rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(row["val_srcc_mean"]) and row["val_emd1"] > 0 for row in monitor.rows)
+    assert monitor.rows[-1]["train_loss"] < monitor.rows[0]["train_loss"]
+    assert result.history["stage"].tolist() == ["head"] and result.checkpoint.is_file()
+    figure = monitor.figure()
+    srcc_axis = figure.axes[1]
+    assert any("theme prior" in line.get_label() for line in srcc_axis.get_lines())
+    assert len(srcc_axis.get_lines()[0].get_xdata()) == 4
+
+
+def test_theme_prior_on_validation_is_the_report_on_the_validation_split(tiny_benchmark):
+    from workbench.data.datasets import read_csv_folder
+
+    table = read_csv_folder(tiny_benchmark)
+    prior = theme_prior_on_validation(table)
+    assert {"srcc_mean", "srcc_std", "emd1"} <= set(prior) and 0 < prior["emd1"] < 1

@@ -1,0 +1,256 @@
+"""What every notebook does around its figures: the repository's paths, its output folder, its data,
+its checkpoint (in SMOKE mode a throwaway stand-in), the real AVA photos of ``../shared/ava``, and the
+live curves of the head stage. Kept here so that the notebooks stay wiring and this stays tested.
+
+    run = start_notebook("artifacts/notebooks/01_quickstart", smoke=SMOKE)
+    data = load_notebook_data(run, "csv", "data/synth")
+    predictor = load_predictor(run, "checkpoints/demo.pt", data.config)
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.analysis import theme_baseline_report, vote_distributions
+from workbench.config import TrainConfig, prepare_table
+from workbench.data.datasets import ava_table, read_ava_tanet_csv, read_idealo_json
+from workbench.data.synth import generate_dataset
+from workbench.metrics import distribution_mean, evaluate
+from workbench.train import Hook, train
+
+SYNTHETIC_ROOT = "data/synth"  # where `make demo-checkpoint` writes the synthetic benchmark
+SMOKE_PHOTOS = 48  # photos of the synthetic set SMOKE writes (seed 0: the same photos as the benchmark's first 48)
+SMOKE_LIMIT = 16  # SMOKE: at most this many photos per split
+SMOKE_BANNER = (
+    "**SMOKE mode** (`WORKBENCH_SMOKE=1`): tiny data, few steps, small canvas, so that the notebook runs "
+    "top to bottom in seconds. Every number and figure below only shows that the code runs."
+)
+
+
+def find_repository(start: str | os.PathLike | None = None) -> Path:
+    """The checkout holding ``workbench/``: ``start`` (default: the working directory) or a parent of it."""
+    start = Path(start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "workbench" / "__init__.py").is_file():
+            return folder
+    raise FileNotFoundError(f"no workbench checkout at or above {start}: start Jupyter inside the repository")
+
+
+def repo_path(path: str | os.PathLike | None, repo: str | os.PathLike) -> Path | None:
+    """A path parameter: absolute as given, else relative to the repository root, normalised
+    (``main/../shared`` and ``shared`` are one folder); None stays None."""
+    if path is None:
+        return None
+    path = Path(path).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else Path(repo) / path))
+
+
+@dataclass
+class NotebookRun:
+    """repo: the checkout; out: figures and tables; scratch: SMOKE's throwaway folder (None otherwise)."""
+
+    repo: Path
+    out: Path
+    smoke: bool
+    scratch: Path | None
+
+    def path(self, path: str | os.PathLike | None) -> Path | None:
+        return repo_path(path, self.repo)
+
+    def close(self) -> list[str]:
+        """Remove SMOKE's scratch folder; returns the names of the files saved in ``out``."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        return sorted(path.name for path in self.out.iterdir())
+
+
+def start_notebook(output_dir: str | os.PathLike, smoke: bool, repo: str | os.PathLike | None = None) -> NotebookRun:
+    """Create the output folder (and SMOKE's scratch folder) of a notebook run."""
+    repo = Path(repo) if repo is not None else find_repository()
+    out = repo_path(output_dir, repo)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="workbench-notebook-")) if smoke else None
+    return NotebookRun(repo, out, smoke, scratch)
+
+
+@dataclass
+class NotebookData:
+    """table: the label table; fields: the ``TrainConfig`` fields that name the data; config: those as a config."""
+
+    table: pd.DataFrame
+    fields: dict[str, Any]
+    config: TrainConfig
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.table.attrs.get("synthetic"))
+
+    @property
+    def name(self) -> str:
+        """The data's name, with "(SYNTHETIC, not AVA)" when it is the benchmark."""
+        return f"{self.table.attrs.get('name', self.config.data)}{' (SYNTHETIC, not AVA)' if self.synthetic else ''}"
+
+    def split(self, split: str) -> pd.DataFrame:
+        return self.table[self.table["split"] == split]
+
+
+def load_notebook_data(
+    run: NotebookRun, data: str = "csv", data_root: str = SYNTHETIC_ROOT, data_options: dict | None = None,
+    synth_n: int = 6000, limit_images: int | None = None,
+) -> NotebookData:
+    """The label table a notebook works on. The default synthetic benchmark is written when missing;
+    in SMOKE mode a 48-photo copy in the scratch folder replaces it (at most 16 photos per split)."""
+    root = run.path(data_root)
+    if data == "csv" and data_root == SYNTHETIC_ROOT and (run.smoke or not (root / "labels.csv").is_file()):
+        root = run.scratch / "synth" if run.smoke else root
+        generate_dataset(root, SMOKE_PHOTOS if run.smoke else synth_n, seed=0, workers=1 if run.smoke else None, progress=not run.smoke)
+    fields = {"data": data, "data_root": str(root), **(data_options or {})}
+    if run.smoke:
+        fields["limit_images"] = SMOKE_LIMIT
+    elif limit_images:
+        fields["limit_images"] = limit_images
+    config = TrainConfig(**fields)
+    return NotebookData(prepare_table(config), fields, config)
+
+
+def throwaway_smoke_checkpoint(data_config: TrainConfig, out_dir: str | os.PathLike) -> Path:
+    """SMOKE only, while ``checkpoints/demo.pt`` does not exist: a compact model trained for two steps of
+    one epoch on a few photos of the data. It exercises the code; its predictions are noise."""
+    config = dataclasses.replace(
+        data_config, backbone="compact", pretrained=False, freeze_bn=False, canvas=192, batch_size=8, epochs=1,
+        head_epochs=0, max_steps_per_epoch=2, limit_images=24, num_workers=0, device="cpu", out_dir=str(out_dir),
+    )  # fmt: skip
+    return train(config, progress=False).checkpoint
+
+
+def resolve_checkpoint(run: NotebookRun, checkpoint: str | os.PathLike, data_config: TrainConfig) -> tuple[Path, bool]:
+    """``(path, throwaway)``: the checkpoint, or in SMOKE mode a throwaway one when it does not exist."""
+    path = run.path(checkpoint)
+    if path.is_file():
+        return path, False
+    if not run.smoke:
+        raise FileNotFoundError(
+            f"{path} does not exist. Make the demo checkpoint with `make demo-checkpoint` (synthetic benchmark + CPU "
+            "training), or set CHECKPOINT to a checkpoint of yours."
+        )
+    return throwaway_smoke_checkpoint(data_config, run.scratch / "smoke-model"), True
+
+
+def photo_titles(photos: pd.DataFrame) -> list[str]:
+    """"<id> · <theme>" per photo (the id alone without a theme)."""
+    return [f"{i} · {t}" if isinstance(t, str) else str(i) for i, t in zip(photos["image_id"], photos["theme"])]
+
+
+def spread_by_mean(photos: pd.DataFrame, count: int) -> pd.DataFrame:
+    """``count`` photos from the lowest to the highest ground-truth mean score, evenly spaced in rank."""
+    order = np.argsort(distribution_mean(vote_distributions(photos)), kind="stable")
+    return photos.iloc[order[np.unique(np.linspace(0, len(order) - 1, min(count, len(order))).round().astype(int))]]
+
+
+# --------------------------------------------------------------------------------------------------
+# The real AVA photos of ../shared/ava
+
+
+def real_ava_photos(shared: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(labelled, unlabelled)``: the photos of ``shared/IMAGES.csv`` whose AVA id has votes in the
+    partial label files there (TANet val/test, idealo test), as an AVA label table, and all the others
+    (IMAGES.csv's rows with a ``path`` column). Paths are normalised, so each photo is in exactly one."""
+    shared = Path(os.path.normpath(Path(shared).absolute()))
+    photos = pd.read_csv(shared / "IMAGES.csv")
+    photos["path"] = [os.path.normpath(shared / name) for name in photos["file"]]
+    known_ids = set(photos["ava_image_id"].dropna().astype("int64").astype(str))
+    sources = [read_ava_tanet_csv(shared / "tanet" / name) for name in ("test.csv", "val.csv") if (shared / "tanet" / name).is_file()]
+    if (shared / "idealo" / "ava_labels_test.json").is_file():
+        sources.append(read_idealo_json(shared / "idealo" / "ava_labels_test.json"))
+    if not sources:
+        return ava_table(pd.DataFrame(columns=["image_id"]), shared / "challenges.txt", shared / "images", test_list=[]), photos
+    votes = pd.concat(sources, ignore_index=True).drop_duplicates("image_id")
+    labelled = ava_table(votes[votes["image_id"].isin(known_ids)], shared / "challenges.txt", shared / "images", test_list=[])
+    labelled["path"] = [os.path.normpath(path) for path in labelled["path"]]
+    return labelled, photos[~photos["path"].isin(set(labelled["path"]))].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Live curves of the head stage
+
+
+class HeadStageMonitor(Hook):
+    """Validation after every epoch of the head stage, drawn live: the training loss falling and the
+    validation SRCC(mean) rising, against the theme-prior baseline (labels only, no image).
+
+    The validation photos' features are computed once (frozen backbone), so each epoch costs only the
+    head. ``rows`` holds one dict per epoch (``epoch, train_loss, val_srcc_mean, val_srcc_std, val_emd1``).
+    """
+
+    def __init__(self, baseline: dict[str, float] | None = None, display: bool = True, title: str = "", epochs: int | None = None):
+        self.baseline = baseline or {}
+        self.epochs = epochs  # the x range to reserve (the run's head epochs), so the live figure does not rescale
+        self.display = display
+        self.title = title
+        self.rows: list[dict[str, float]] = []
+        self._val: tuple[Any, Any, np.ndarray] | None = None
+        self._handle = None
+
+    def _validation(self, trainer) -> tuple[Any, Any, np.ndarray]:
+        import torch
+
+        from workbench.head_stage import dataset_themes, extract_features
+
+        if self._val is None:
+            features, _ = extract_features(
+                trainer.model, trainer.val_set, 1, trainer.config.batch_size, trainer.device, trainer.options,
+                progress=trainer.progress,
+            )  # fmt: skip
+            themes = dataset_themes(trainer.val_set, trainer.config.use_theme)
+            self._val = (features[:, 0].to(trainer.device), themes.to(trainer.device), trainer.val_set.targets.numpy())
+        return self._val
+
+    def after_head_epoch(self, trainer, epoch: int, loss: float) -> None:
+        import torch
+
+        row = {"epoch": epoch, "train_loss": loss}
+        if trainer.val_set is not None and len(trainer.val_set):
+            features, themes, target = self._validation(trainer)
+            model = trainer.model
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                pred = model.predict_from_features(features, themes).double().cpu().numpy()
+            model.train(was_training)
+            metrics = evaluate(pred, target)
+            row.update({f"val_{key}": metrics[key] for key in ("srcc_mean", "srcc_std", "emd1")})
+        self.rows.append(row)
+        if self.display:
+            self._draw()
+
+    def figure(self):
+        from workbench.plots import plot_head_stage
+
+        return plot_head_stage(pd.DataFrame(self.rows), baseline=self.baseline, title=self.title, epochs=self.epochs)
+
+    def _draw(self) -> None:
+        from IPython.display import Image, display
+
+        from workbench.curves import figure_png
+
+        image = Image(data=figure_png(self.figure()), format="png")
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+
+
+def theme_prior_on_validation(table: pd.DataFrame) -> dict[str, float]:
+    """The label-only theme prior's metrics on the validation split (``analysis.theme_baseline_report``
+    with validation as its test split): the floor a model that sees the photo must clear."""
+    train_split, val_split = table[table["split"] == "train"], table[table["split"] == "val"]
+    report = theme_baseline_report(train_split, val_split, val_split)
+    return report.loc["theme prior"].to_dict()
