@@ -13,7 +13,7 @@ import torch
 
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
 from workbench.data.datasets import AestheticDataset
-from workbench.losses import emd_loss
+from workbench.losses import training_loss
 from workbench.config import prepare_table
 from workbench.curves import plot_history
 from workbench.evaluation import evaluate_checkpoint, evaluate_model
@@ -115,12 +115,12 @@ def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, 
 
     calls = []
 
-    def loss_overflowing_at_step_3(pred, target, r=2):
+    def loss_overflowing_at_step_3(pred, target, r=2, std_weight=0.0):
         calls.append(1)
-        loss = emd_loss(pred, target, r=r)
+        loss = training_loss(pred, target, r=r, std_weight=std_weight)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(train_module, "emd_loss", loss_overflowing_at_step_3)
+    monkeypatch.setattr(train_module, "training_loss", loss_overflowing_at_step_3)
     config = tiny_config(tiny_root, tmp_path / "run", epochs=1, save_every_steps=1)
     with pytest.raises(FloatingPointError, match=r"non-finite gradients at epoch 1, step 3 \(float32\)"):
         train(config, progress=False)
