@@ -55,8 +55,8 @@ def test_demo_checkpoint_ranks_photos_as_the_truth_does():
         truth.append(distribution_moments(expected_distribution(attributes))[0])
         themes.append(attributes["theme"])
     predicted = distribution_mean(predictor.predict(images, themes=themes))
-    assert predicted.std() > 0.2  # measured 0.31 (truth 0.81)
-    assert spearmanr(predicted, truth).statistic > 0.4  # measured 0.59
+    assert predicted.std() > 0.25  # measured 0.43 (truth 0.68)
+    assert spearmanr(predicted, truth).statistic > 0.6  # measured 0.83
 
 
 def test_full_resolution_follows_the_film_grain_that_a_resize_loses():
@@ -66,5 +66,5 @@ def test_full_resolution_follows_the_film_grain_that_a_resize_loses():
     summary = response_summary(attribute_response(predictor, TEST_PHOTOS, "grain", (0.0, 1.0), theme="Film Grain"))
     mean = summary.loc["mean"]
     assert mean["true"] > 1.0  # measured 1.085
-    assert mean["full"] > 0.15 * mean["true"]  # measured 0.258 (a share of 0.24; checkpoints/demo.md)
-    assert mean["full"] > 5 * abs(mean["resize"])  # measured 0.005
+    assert mean["full"] > mean["true"] / 3  # measured 0.425 (a share of 0.39; checkpoints/demo.md)
+    assert mean["full"] > 2 * abs(mean["resize"])  # measured 0.069
