@@ -223,11 +223,14 @@ def test_model_figures_say_on_themselves_what_data_they_show(tmp_path):
 
 
 def test_plot_head_stage_draws_loss_srcc_and_the_theme_prior_line(tmp_path):
+    from workbench.notebook import loss_label
     from workbench.plots import plot_head_stage
 
     rows = [{"epoch": e, "train_loss": 0.2 - 0.01 * e, "val_srcc_mean": 0.05 * e} for e in range(1, 6)]
-    figure = plot_head_stage(rows, baseline={"srcc_mean": 0.12}, title="SYNTHETIC", epochs=40, save_to=tmp_path / "head.png")
+    figure = plot_head_stage(rows, baseline={"srcc_mean": 0.12}, title="SYNTHETIC", epochs=40, save_to=tmp_path / "head.png",
+                             loss_label=loss_label(2, 1.0))  # fmt: skip
     loss, srcc = figure.axes
+    assert loss.get_ylabel() == "training loss (EMD, r=2 + 1 x std term)" and loss_label(2, 0) == "training loss (EMD, r=2)"
     np.testing.assert_allclose(loss.get_lines()[0].get_ydata(), [0.19, 0.18, 0.17, 0.16, 0.15])
     prior = [line for line in srcc.get_lines() if "theme prior" in line.get_label()]
     assert len(prior) == 1 and prior[0].get_ydata()[0] == pytest.approx(0.12)

@@ -196,6 +196,7 @@ class HeadStageMonitor(Hook):
         self.display = display
         self.title = title
         self.rows: list[dict[str, float]] = []
+        self.loss_label = "training loss"  # named after the trainer's config at the first epoch
         self._val: tuple[Any, Any, np.ndarray] | None = None
         self._handle = None
 
@@ -217,6 +218,7 @@ class HeadStageMonitor(Hook):
         import torch
 
         row = {"epoch": epoch, "train_loss": loss}
+        self.loss_label = loss_label(trainer.config.emd_r, trainer.config.std_loss_weight)
         if trainer.val_set is not None and len(trainer.val_set):
             features, themes, target = self._validation(trainer)
             model = trainer.model
@@ -234,7 +236,8 @@ class HeadStageMonitor(Hook):
     def figure(self):
         from workbench.plots import plot_head_stage
 
-        return plot_head_stage(pd.DataFrame(self.rows), baseline=self.baseline, title=self.title, epochs=self.epochs)
+        return plot_head_stage(pd.DataFrame(self.rows), baseline=self.baseline, title=self.title, epochs=self.epochs,
+                               loss_label=self.loss_label)
 
     def _draw(self) -> None:
         from IPython.display import Image, display
@@ -254,3 +257,9 @@ def theme_prior_on_validation(table: pd.DataFrame) -> dict[str, float]:
     train_split, val_split = table[table["split"] == "train"], table[table["split"] == "val"]
     report = theme_baseline_report(train_split, val_split, val_split)
     return report.loc["theme prior"].to_dict()
+
+
+def loss_label(emd_r: float, std_weight: float) -> str:
+    """The training loss named as ``losses.training_loss`` computes it, for an axis label."""
+    label = f"EMD, r={emd_r:g}"
+    return f"training loss ({label} + {std_weight:g} x std term)" if std_weight else f"training loss ({label})"

@@ -516,11 +516,13 @@ def plot_head_stage(
     title: str = "",
     epochs: int | None = None,
     save_to: PathLike | None = None,
+    loss_label: str = "training loss (EMD, r=2)",
 ) -> Figure:
     """The head stage as it learns: training loss per epoch (left) and validation SRCC of the mean score
     (right) against the label-only theme prior's (dashed; ``baseline["srcc_mean"]``). rows: one per epoch
     with ``epoch``, ``train_loss`` and optionally ``val_srcc_mean`` (``notebook.HeadStageMonitor``).
-    epochs: the x range to reserve (the run's length), so a live figure does not rescale."""
+    epochs: the x range to reserve (the run's length), so a live figure does not rescale.
+    loss_label: what the loss is (``notebook.loss_label`` names the config's)."""
     from matplotlib.ticker import MaxNLocator
 
     frame = pd.DataFrame(rows)
@@ -529,7 +531,7 @@ def plot_head_stage(
     figure = Figure(figsize=(9.5, 3.4), layout="constrained")
     loss_ax, srcc_ax = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     loss_ax.plot(frame["epoch"], frame["train_loss"], marker=".", color=PREDICTED_COLOR)
-    loss_ax.set_ylabel("training loss (EMD, r=2)")
+    loss_ax.set_ylabel(loss_label)
     loss_ax.set_title(f"training loss: {frame['train_loss'].iloc[0]:.4f} -> {frame['train_loss'].iloc[-1]:.4f}", fontsize=9)
     if "val_srcc_mean" in frame:
         srcc_ax.plot(frame["epoch"], frame["val_srcc_mean"], marker=".", color=TARGET_COLOR, label="this model (photo + theme)")
