@@ -172,13 +172,17 @@ def test_version_1_files_are_migrated_on_read(tmp_path, stored, canvas, transfor
     model_from_checkpoint(payload)
 
 
-def test_the_shipped_demo_checkpoint_is_a_version_1_file_that_loads(tmp_path):
+def test_the_shipped_demo_checkpoint_loads_and_so_does_its_version_1_form(tmp_path):
     path = checkpoints.Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
-    assert torch.load(path, weights_only=True)["format_version"] == 1
-    payload = load_checkpoint(path)
+    raw = torch.load(path, weights_only=True)
+    assert raw["format_version"] == checkpoints.FORMAT_VERSION and set(raw) <= set(checkpoints.KEY_ROLES)
+    # The same weights as the version-1 file the demo shipped as until 2026-12-02 (no canvas, no transform:
+    # readers derived them from the config), written raw, load migrated.
+    old = {key: value for key, value in raw.items() if key not in ("canvas", "transform")}
+    torch.save({**old, "format_version": 1}, tmp_path / "demo_v1.pt")
+    payload = load_checkpoint(tmp_path / "demo_v1.pt")
     assert payload["format_version"] == 2 and payload["canvas"] == 800 and payload["transform"] == "full"
-    assert set(payload) <= set(checkpoints.KEY_ROLES)  # every key it holds is documented
-    # Saved again it is a version-2 file with the same keys.
+    # Saved again it is a version-2 file with the same keys and weights.
     again = load_checkpoint(save_checkpoint(tmp_path / "demo.pt", checkpoints.inference_payload(payload)))
     assert set(again) == set(payload) - {"step"} and all(torch.equal(again["model"][key], value) for key, value in payload["model"].items())
 
