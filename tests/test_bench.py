@@ -52,6 +52,7 @@ def test_pretrained_cost():
     assert_lines(
         output,
         "RATIO train time Pad+ROI / Resize-224 [efficientnet_lite0]:",
+        "RATIO train, frozen stem time Pad+ROI / Resize-224 [efficientnet_lite0]:",
         "RATIO infer time Pad+ROI / Resize-224 [efficientnet_lite0]:",
         "GOAL full-resolution training cost",
     )

@@ -333,3 +333,24 @@ def test_the_head_stage_trains_only_the_head_on_cached_views_then_fine_tunes_and
     assert more.history["stage"].tolist() == ["head", "end_to_end"] and more.history["epoch"].tolist() == [0, 1]
     tuned = load_checkpoint(more.checkpoint)
     assert not all(torch.equal(head_only["model"][key], tuned["model"][key]) for key in backbone_keys)
+
+
+def test_freeze_stem_keeps_the_full_resolution_stem_and_trains_the_rest(tiny_root, tmp_path, tiny_config):
+    """The stem (the only part that sees full resolution) stays as built; the body and head move."""
+    with pytest.warns(UserWarning, match="freeze_stem"):
+        config = tiny_config(tiny_root, tmp_path / "run", freeze_stem=True, epochs=1, max_steps_per_epoch=2)
+
+    class Snapshot(Hook):
+        def before_train(self, trainer):
+            self.start = {k: v.clone() for k, v in trainer.model.backbone.state_dict().items()}
+            self.optimized = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
+            self.stem = {id(p) for p in trainer.model.backbone.stem.parameters()}
+
+    snapshot = Snapshot()
+    result = train(config, progress=False, hooks=[snapshot])
+    end = model_from_checkpoint(load_checkpoint(result.checkpoint)).backbone.state_dict()
+    stem = [k for k in end if k.startswith("stem.")]
+    body = [k for k in end if k.startswith("body.") and end[k].is_floating_point()]
+    assert stem and all(torch.equal(end[k], snapshot.start[k]) for k in stem)
+    assert any(not torch.equal(end[k], snapshot.start[k]) for k in body)
+    assert snapshot.stem and not snapshot.stem & snapshot.optimized  # the optimizer never holds the stem

@@ -57,6 +57,7 @@ class TrainConfig:
     roi: str = "pool"  # "pool" (ROI pooling, the paper) or "align" (Tables I-II "Align")
     roi_size: int | None = None  # side of the ROI pooling output; None = the backbone's (Inception-v3 146 = 2 x 73, EfficientNet-Lite0 112)
     freeze_bn: bool = True  # fix BatchNorm layers at their pre-trained statistics (batch 16 is too small)
+    freeze_stem: bool = False  # keep the full-resolution stem at its pre-trained weights (as Detectron2's FREEZE_AT): fine-tuning then runs the full-resolution part forward only (bench/RESULTS.md section 8: the cost)
     use_theme: bool = True  # feed the photo's theme (AVA challenge) through the theme branch (Sec. III-B)
     theme_dropout: float = 0.1  # probability a training photo's theme is replaced by -1, so one model predicts with and without it
     # Input (Sec. III-A, IV-B, IV-D)
@@ -124,6 +125,8 @@ class TrainConfig:
             raise ValueError(f"config: emd_r must be >= 1, got {self.emd_r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"config: device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.freeze_stem and not self.pretrained:
+            warnings.warn("config: freeze_stem=True with pretrained=False keeps the stem at its random initialisation", stacklevel=3)
         if self.freeze_bn and not self.pretrained:
             warnings.warn(
                 "config: freeze_bn=True with pretrained=False freezes BatchNorm at its initial statistics "

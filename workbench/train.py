@@ -647,6 +647,8 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
     )  # fmt: skip
     if download_first and world.is_main:
         dist.barrier()
+    if config.freeze_stem:
+        model.backbone.stem.requires_grad_(False)  # the optimizer then skips it, autograd stops before it
     if world.size > 1:
         torch.manual_seed(_seed_of(config.seed, world.rank))  # dropout masks differ across ranks
     trainer = Trainer(config, model, train_set, val_set if len(val_set) else None, device, world, progress)
