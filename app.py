@@ -37,7 +37,7 @@ from workbench.checkpoints import CheckpointError  # noqa: E402
 from workbench.data.augment import TRANSFORMS  # noqa: E402
 from workbench.data.images import ImageError  # noqa: E402
 from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
-from workbench.demo.batch import FAILED_COLUMNS, MAX_PHOTOS as MAX_BATCH, expand_uploads, score_many  # noqa: E402
+from workbench.demo.batch import FAILED_COLUMNS, MAX_PHOTOS as MAX_BATCH, expand_uploads, save_scores_csv, score_many  # noqa: E402
 from workbench.demo.models import list_checkpoints, model_banner, public_card  # noqa: E402
 from workbench.demo.drawing import DISPLAY_SIDE, heat_overlay  # noqa: E402
 from workbench.demo.session import DemoSession, Page, PhotoState  # noqa: E402
@@ -52,13 +52,19 @@ CACHE_PHOTOS = 32  # photos whose features (all four views) stay cached
 CONCURRENCY_LIMIT = 2  # analyses at once: torch already uses every core within one forward pass
 SWITCH_CONCURRENCY_LIMIT = 8  # theme switches run only the head, so they need not wait behind analyses
 QUEUE_SIZE = 64  # requests waiting beyond this are refused ("queue full") rather than piling up
+# Gradio keeps a copy of every file it serves (uploads, view images, batch CSVs) in its own cache: checked
+# hourly, a copy older than a day goes (a page left open that long loads its photo again).
+DELETE_CACHE = (3600, 24 * 3600)  # (every s, older than s): gr.Blocks(delete_cache=...)
+SLIDER_STEP = 0.01  # fine enough to show a benchmark photo's own attribute value (rounded to 2 decimals)
 MAX_UPLOAD = "200mb"  # a 64-megapixel photo (the largest load_image accepts) as uncompressed TIFF is 192 MB
 WITH_THEME = "with the theme"  # the with-theme histogram's series: a fixed name, whatever the theme
 VIEW_TITLES = {"full": "full (pad + ROI)", "resize": "resize", "resized_pad": "resized_pad", "crop": "crop"}
 NO_HEAT = "off"
-# On a phone the tables keep every column in view: smaller type and tight cells below 600 px
-# (Gradio scopes these rules to the page itself).
+# Table headers wrap between words only (Gradio's wrap=True breaks anywhere, e.g. "redraw-n"): a header's
+# longest word then sets its column's least width. On a phone the tables keep every column in view: smaller
+# type and tight cells below 600 px (Gradio scopes these rules to the page itself).
 NARROW_CSS = """
+table th span.wrap { word-break: normal !important; overflow-wrap: normal !important; }
 @media (max-width: 600px) {
   table th, table td, .body-cell, .body-cell span { font-size: 11px !important; }
   table th, table td, .body-cell .cell-wrap { padding: 2px 3px !important; }
@@ -200,7 +206,7 @@ def build_demo() -> gr.Blocks:
     def no_bars(series: str) -> pd.DataFrame:  # zero bars of the plot's own series: the browser keeps its first colours
         return histogram_frame(np.zeros(predictor.num_bins), series)
 
-    with gr.Blocks(title="workbench: theme-aware aesthetic scores") as blocks:
+    with gr.Blocks(title="workbench: theme-aware aesthetic scores", delete_cache=DELETE_CACHE) as blocks:
         gr.Markdown(
             "# Theme-aware aesthetic score distributions at full resolution\n"
             f"The photo is zero-padded top-left into one {predictor.canvas} × {predictor.canvas} canvas and the "
@@ -243,7 +249,8 @@ def build_demo() -> gr.Blocks:
                 with gr.Row():
                     attribute = gr.Dropdown(list(SLIDER_ATTRIBUTES), value="grain", label="attribute", elem_id="attribute", min_width=160,
                                             info=SLIDER_ATTRIBUTES["grain"][2])  # fmt: skip
-                    value = gr.Slider(0, 1, value=1, step=0.05, label="new value (redraws on release)", elem_id="attribute-value", min_width=200)
+                    value = gr.Slider(0, 1, value=1, step=SLIDER_STEP, label="new value (redraws on release)", elem_id="attribute-value",
+                                      min_width=200)  # fmt: skip
                 movement = gr.Dataframe(empty(MOVEMENT_COLUMNS), label="Mean score, the scene as drawn vs redrawn",
                                         interactive=False, elem_id="movement", wrap=True)  # fmt: skip
             with gr.Row():
@@ -311,11 +318,15 @@ def build_demo() -> gr.Blocks:
                     **{plot: no_bars(series) for plot, series in zip(histograms, histogram_series)},
                     **{image: gr.Image(None, label=VIEW_TITLES[view]) for view, image in view_images.items()}}  # fmt: skip
 
-        def on_photo(path: str | None, theme_value: str, model_name: str = DEFAULT_MODEL) -> dict:
+        def on_photo(path: str | None, theme_value: str, model_name: str = DEFAULT_MODEL, attribute_name: str = "grain") -> dict:
             if path is None:
                 return cleared(PROMPT)
             try:
-                return show(session_for(model_name).analyze(path, theme_value), outputs)
+                page = session_for(model_name).analyze(path, theme_value)
+                shown = show(page, outputs)
+                if page.state.benchmark is not None:  # the slider starts from this photo's own value: a redraw changes only what is asked
+                    shown[value] = slider_for(attribute_name, page.state)
+                return shown
             except (ImageError, ValueError) as error:  # shown in place until the next action; no component left in error
                 return cleared(f"⚠ **Cannot use this file.** {error}")
 
@@ -342,10 +353,14 @@ def build_demo() -> gr.Blocks:
             except (ValueError, TypeError) as error:
                 raise gr.Error(str(error), print_exception=False) from None
 
-        def on_attribute(name: str, current: PhotoState | None):
-            low, high, what = SLIDER_ATTRIBUTES[name]
+        def slider_for(name: str, current: PhotoState | None) -> gr.Slider:
+            """The slider for attribute ``name``, at the shown benchmark photo's value (else at its low end)."""
+            low, high, _ = SLIDER_ATTRIBUTES[name]
             start = current.benchmark.current_value(name) if current is not None and current.benchmark is not None else low
-            return gr.Dropdown(info=what), gr.Slider(low, high, value=round(start, 2), step=(high - low) / 20)
+            return gr.Slider(low, high, value=round(start, 2), step=SLIDER_STEP)
+
+        def on_attribute(name: str, current: PhotoState | None):
+            return gr.Dropdown(info=SLIDER_ATTRIBUTES[name][2]), slider_for(name, current)
 
         def on_redraw(name: str, new_value: float, current: PhotoState | None):
             if current is None or current.benchmark is None:
@@ -393,10 +408,7 @@ def build_demo() -> gr.Blocks:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             unreadable = pd.concat([pd.DataFrame(failed, columns=FAILED_COLUMNS), result.failed], ignore_index=True)
-            handle, csv_path = tempfile.mkstemp(dir=IMAGE_DIR, prefix="scores-", suffix=".csv")
-            os.close(handle)
-            result.table.to_csv(csv_path, index=False)
-            return result.table, unreadable, result.thumbnails, csv_path
+            return result.table, unreadable, result.thumbnails, str(save_scores_csv(result.table, IMAGE_DIR))
 
         def after_change(view: str, current: PhotoState | None) -> dict:
             """A new photo or theme: redraw the heat map if one is shown."""
@@ -408,7 +420,8 @@ def build_demo() -> gr.Blocks:
 
         switch = {"concurrency_limit": SWITCH_CONCURRENCY_LIMIT, "concurrency_id": "switch"}
         view_outputs = list(view_images.values())
-        photo.change(on_photo, [photo, theme, model], outputs, api_name="analyze").success(
+        photo_outputs = [*outputs, value]
+        photo.change(on_photo, [photo, theme, model, attribute], photo_outputs, api_name="analyze").success(
             after_photo, [photo, theme, state], switch_outputs, api_visibility="private", show_progress="hidden", **switch
         ).then(after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden")  # fmt: skip
         # .select: one event per choice the user makes (not the value an example sets with its photo).
@@ -416,7 +429,7 @@ def build_demo() -> gr.Blocks:
             after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden"
         )  # fmt: skip
         model.input(on_model, model, [banner, card, theme, no_theme_histogram, ranking, batch_theme], api_visibility="private").success(
-            on_photo, [photo, theme, model], outputs, api_visibility="private"
+            on_photo, [photo, theme, model, attribute], photo_outputs, api_visibility="private"
         ).then(after_change, [heat_view, state], view_outputs, api_visibility="private", show_progress="hidden")  # fmt: skip
         make.click(on_make, [index, seed], photo, api_name="draw_benchmark_photo")
         attribute.input(on_attribute, [attribute, state], [attribute, value], api_visibility="private", show_progress="hidden")

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from test_predict import make_tiny_checkpoint, photo
+from workbench.demo.benchmark import BenchmarkPhoto
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "motion-blur.jpg"
@@ -138,15 +139,18 @@ def table_rows(output) -> list[dict]:
 
 def call(client, api_name: str, *inputs) -> dict:
     """An endpoint's outputs by their labels (the API's own description of what it returns).
-    Outputs sent with a property (a view's label, the histograms' y scale) come as updates: keep the value."""
+    Outputs sent with a property (a view's label, the histograms' y scale) come as updates: keep the value
+    (None for an output the endpoint left as it was)."""
     returns = client.view_api(print_info=False, return_format="dict")["named_endpoints"][api_name]["returns"]
     values = client.predict(*inputs, api_name=api_name)
     values = values if isinstance(values, (list, tuple)) else [values]
-    return {spec["label"]: value["value"] if isinstance(value, dict) and value.get("__type__") == "update" else value
+    return {spec["label"]: value.get("value") if isinstance(value, dict) and value.get("__type__") == "update" else value
             for spec, value in zip(returns, values, strict=True)}  # fmt: skip
 
 
 TABLE = "Mean, std and EMD(r=1) of each view, against the truth when known"
+SLIDER = "new value (redraws on release)"
+MOVEMENT = "Mean score, the scene as drawn vs redrawn"
 TRUTH = "Truth: the benchmark's expected votes"
 WITH_THEME = "Predicted, full view, with the chosen theme"
 
@@ -200,10 +204,16 @@ def test_api_draw_redraw_and_heat_map(app, client):
     drawn = client.predict(8, 0, api_name="/draw_benchmark_photo")
     shown = call(client, "/analyze", handle_file(drawn), "Film Grain")  # the page's photo.change does this
     assert "benchmark photo 8 (seed 0)" in shown["photo"] and table_rows(shown[TABLE])[0]["view"] == "truth"
+    # The slider jumps to the photo's own value (photo 8 has no grain; the page opens at 1), so a
+    # release changes the attribute by what the user moved it, not from wherever it stood before.
+    assert shown[SLIDER] == pytest.approx(round(BenchmarkPhoto(8, 0).current_value("grain"), 2))
+    shown = call(client, "/analyze", handle_file(drawn), "Film Grain", app.DEFAULT_MODEL, "sharpness")  # the attribute chosen
+    assert shown[SLIDER] == pytest.approx(round(BenchmarkPhoto(8, 0).current_value("sharpness"), 2)) and shown[SLIDER] not in (0, 1)
     redrawn = client.predict("grain", 1.0, api_name="/redraw")  # the same session: its state is this photo
     assert Path(redrawn).name == "benchmark-8-seed0-grain1.jpg"
     shown = call(client, "/analyze", handle_file(redrawn), "Film Grain")
-    movement = {row[""]: row for row in table_rows(shown["Mean score, the scene as drawn vs redrawn"])}
+    assert shown[SLIDER] == pytest.approx(1.0)  # the redrawn photo's value: where the user let go
+    movement = {row[""]: row for row in table_rows(shown[MOVEMENT])}
     assert set(movement) == {"truth", *VIEWS} and movement["truth"]["change"] > 0.1
     images = call(client, "/heat_map", "resize")
     heat, plain = images["resize"], images["crop"]
@@ -233,9 +243,34 @@ def test_api_many_photos(app, client, tmp_path):
     assert float(written[0]["mean (Circles)"]) == pytest.approx(rows[0]["mean (Circles)"])
 
 
+def test_api_batch_csvs_do_not_accumulate(app, server, client, tmp_path):
+    """Batch runs across sessions leave at most CSVS_KEPT CSVs in the page's folder, the newest whole."""
+    from gradio_client import Client, handle_file
+
+    from workbench.demo.batch import CSVS_KEPT
+
+    runs = CSVS_KEPT + 4
+    for i in range(runs):
+        session = client if i % 2 else Client(server, verbose=False)  # one session and many
+        upload = handle_file(str(save(photo(90 + i, 80, seed=i), tmp_path / f"run{i}.png")))
+        *_, csv_path = session.predict([upload], "no theme", api_name="/score_many")
+    left = list(app.IMAGE_DIR.glob("scores-*.csv"))
+    assert 0 < len(left) <= CSVS_KEPT < runs
+    newest = max(left, key=lambda path: path.stat().st_mtime_ns)
+    assert newest.read_text() == Path(csv_path).read_text() and f"run{runs - 1}.png" in newest.read_text()
+
+
+def mean_by_view(rows: list[dict]) -> dict[tuple[str, str], float]:
+    """A comparison table's means by (view, theme): what two answers for the same photo must share."""
+    return {(row["view"], row["theme"]): row["mean"] for row in rows}
+
+
 @pytest.mark.slow
-def test_load_20_concurrent_requests(app, server, tmp_path):
-    """20 clients at once, over loopback: every request succeeds and memory stays bounded.
+def test_load_20_concurrent_sessions_mixing_the_controls(app, server, tmp_path):
+    """20 sessions at once, over loopback, each its own photo: five analyse, five analyse then switch the
+    theme, five draw a benchmark photo and redraw it, five score a batch. Every session gets its own
+    answer (its photo's size and means, as the library computes them alone), no request fails, and memory
+    stays bounded.
 
     Bound: baseline RSS + 1 GB. What a request can hold: one decoded upload (photos are refused
     above 64 MP = 192 MB of RGB; ours are small), the backbone batch of its four views (at most two
@@ -246,8 +281,64 @@ def test_load_20_concurrent_requests(app, server, tmp_path):
     import psutil
     from gradio_client import Client, handle_file
 
-    paths = [str(save(photo(160 + 7 * i, 120 + 5 * i, seed=i), tmp_path / f"load{i}.png")) for i in range(10)]
+    from workbench.demo.batch import score_many
+    from workbench.predict import summarize
+
+    sessions = 20
+    paths = [save(photo(160 + 7 * i, 120 + 5 * i, seed=i), tmp_path / f"load{i}.png") for i in range(sessions)]
     themes = ["no theme"] + app.predictor.theme_names
+    theme_of = [themes[i % len(themes)] for i in range(sessions)]
+    switched_to = [themes[(i + 3) % len(themes)] for i in range(sessions)]
+    scenes = [BenchmarkPhoto(100 + i, 0) for i in range(sessions)]  # photos no other test draws
+    grain_to = [1.0 if scene.current_value("grain") < 0.5 else 0.0 for scene in scenes]
+    kind_of = [("analyse", "switch", "redraw", "batch")[i % 4] for i in range(sessions)]
+
+    # What each session must get: the library's answer for its own photo, computed alone before the load.
+    shown_under = [switched_to[i] if kind_of[i] == "switch" else theme_of[i] for i in range(sessions)]
+    analysed = {i: mean_by_view(app.session.analyze(paths[i], shown_under[i]).table.to_dict("records"))
+                for i in range(sessions) if kind_of[i] in ("analyse", "switch")}  # fmt: skip
+    batches = {i: score_many(app.session, [(path.name, path) for path in paths[i : i + 2]], theme_of[i]).table
+               for i in range(sessions) if kind_of[i] == "batch"}  # fmt: skip
+    app.clear_cache()  # the concurrent sessions do the backbone work themselves
+
+    def true_mean(scene: BenchmarkPhoto, theme: str) -> float:
+        return summarize(scene.truth(None if theme == "no theme" else theme))["mean"]
+
+    def analyse(client, i: int) -> None:
+        shown = call(client, "/analyze", handle_file(str(paths[i])), theme_of[i])
+        assert f"{160 + 7 * i} × {120 + 5 * i} px" in shown["photo"], shown["photo"]
+        assert mean_by_view(table_rows(shown[TABLE])) == pytest.approx(analysed[i], abs=2e-3)
+
+    def switch(client, i: int) -> None:
+        call(client, "/analyze", handle_file(str(paths[i])), theme_of[i])
+        switched = call(client, "/switch_theme", handle_file(str(paths[i])), switched_to[i])
+        assert mean_by_view(table_rows(switched[TABLE])) == pytest.approx(analysed[i], abs=2e-3)
+
+    def redraw(client, i: int) -> None:
+        drawn = client.predict(scenes[i].index, 0, api_name="/draw_benchmark_photo")
+        shown = call(client, "/analyze", handle_file(drawn), theme_of[i])
+        assert f"benchmark photo {scenes[i].index} (seed 0)" in shown["photo"]
+        assert shown[SLIDER] == pytest.approx(round(scenes[i].current_value("grain"), 2))
+        redrawn = client.predict("grain", grain_to[i], api_name="/redraw")
+        assert Path(redrawn).name == scenes[i].with_attribute("grain", grain_to[i]).file_name()
+        movement = {row[""]: row for row in table_rows(call(client, "/analyze", handle_file(redrawn), theme_of[i])[MOVEMENT])}
+        truth_theme = theme_of[i] if theme_of[i] != "no theme" else scenes[i].attributes()["theme"]
+        change = true_mean(scenes[i].with_attribute("grain", grain_to[i]), truth_theme) - true_mean(scenes[i], truth_theme)
+        assert movement["truth"]["change"] == pytest.approx(change, abs=2e-3)
+
+    def batch(client, i: int) -> None:
+        table, failed, gallery, csv_path = client.predict([handle_file(str(path)) for path in paths[i : i + 2]], theme_of[i],
+                                                          api_name="/score_many")  # fmt: skip
+        rows, expected = table_rows(table), batches[i].to_dict("records")
+        assert [row["photo"] for row in rows] == [row["photo"] for row in expected] and len(gallery) == len(rows)
+        assert [row["width"] for row in rows] == [row["width"] for row in expected] and table_rows(failed) == []
+        for row, want in zip(rows, expected):
+            assert {k: row[k] for k in want if k.startswith("mean")} == pytest.approx({k: v for k, v in want.items() if k.startswith("mean")}, abs=2e-3)
+
+    def session(i: int) -> str:
+        {"analyse": analyse, "switch": switch, "redraw": redraw, "batch": batch}[kind_of[i]](Client(server, verbose=False), i)
+        return kind_of[i]
+
     process = psutil.Process()
     baseline = peak = process.memory_info().rss
     done = threading.Event()
@@ -258,24 +349,19 @@ def test_load_20_concurrent_requests(app, server, tmp_path):
             peak = max(peak, process.memory_info().rss)
             time.sleep(0.05)
 
-    def request(i: int):
-        return table_rows(call(Client(server, verbose=False), "/analyze", handle_file(paths[i % len(paths)]), themes[i % len(themes)])[TABLE])
-
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
     start = time.perf_counter()
     try:
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            results = list(pool.map(request, range(20)))
+        with ThreadPoolExecutor(max_workers=sessions) as pool:
+            finished = list(pool.map(session, range(sessions)))  # a failed assertion or request raises here
     finally:
         done.set()
         sampler.join()
     elapsed = time.perf_counter() - start
-    assert len(results) == 20 and all(len(rows) == (4 if rows[0]["theme"] == "no theme" else 5) for rows in results)
-    for i, rows in enumerate(results):
-        assert rows[0]["theme"] == themes[i % len(themes)]
+    assert finished == kind_of
     growth_mb = (peak - baseline) / 2**20
-    print(f"\n20 concurrent analyses in {elapsed:.1f} s; RSS baseline {baseline / 2**20:.0f} MB, peak +{growth_mb:.0f} MB")
+    print(f"\n20 concurrent sessions in {elapsed:.1f} s; RSS baseline {baseline / 2**20:.0f} MB, peak +{growth_mb:.0f} MB")
     assert peak < baseline + 2**30
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from test_app import EXAMPLE, ROOT, import_app, serving
 from test_predict import make_tiny_checkpoint
+from workbench.demo.benchmark import BenchmarkPhoto
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -18,6 +19,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 MEAN = re.compile(r"Predicted mean score: ([0-9.]+) \(std [0-9.]+\) under theme (.+)")
 TIMEOUT_MS = 120_000  # the 2-core CI machine is shared; an analysis takes ~1-3 s there
+# Each header cell of a table: its text, the words the browser laid out over more than one line (split
+# mid-word), and whether its text overflows the cell (cut). A word's rectangles, one per line it spans.
+HEADER_LAYOUT_JS = """(table) => [...table.querySelectorAll('th span.header')].map(span => {
+  const split = [];
+  for (const node of [...span.childNodes].filter(child => child.nodeType === Node.TEXT_NODE)) {
+    for (const match of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      if (new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1) split.push(match[0]);
+    }
+  }
+  return {text: span.innerText, split, cut: span.scrollWidth > span.clientWidth};
+})"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -165,8 +180,11 @@ def test_benchmark_photo_truth_redraw_and_heat_map(tab):
     expect(page.locator("#summary")).to_contain_text("Truth")
     expect(page.locator("#table")).to_contain_text("truth")
     expect(page.locator("#histogram-truth .mark-rect path").first).to_be_attached()
-
+    own = round(BenchmarkPhoto(8, 0).current_value("grain"), 2)  # 0: the page opens with the slider at 1
     slider = page.locator("#attribute-value input[type=range]")
+    expect(slider).to_have_value(f"{own:g}")  # the slider shows the photo's own grain: a release changes only what is asked
+    expect(page.locator("#attribute-value input[type=number]")).to_have_value(f"{own:g}")
+
     slider.fill("1")
     slider.dispatch_event("pointerup")  # what a release of the mouse sends
     expect(page.locator("#photo-info")).to_contain_text("redrawn with grain = 1")
@@ -240,6 +258,10 @@ def test_narrow_page_has_nothing_cut_or_overlapping(browser, url):
         page.wait_for_timeout(500)
         rights = page.evaluate("() => [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right)")
         assert len(rights) >= 4 and max(rights) <= 400, rights  # every table (examples, views, ranking, redraw) whole in view
+        for table in ("movement", "table", "ranking"):  # headers wrap between words, never inside one ("redraw-n"), nor are cut
+            headers = page.locator(f"#{table} table.header-table").evaluate(HEADER_LAYOUT_JS)
+            assert len(headers) >= 4 and all(not header["split"] and not header["cut"] for header in headers), (table, headers)
+        assert "share of the truth's change" in [header["text"] for header in page.locator("#movement table.header-table").evaluate(HEADER_LAYOUT_JS)]
         screenshot(page, "app_400.png")
         assert narrow.errors == []
     finally:

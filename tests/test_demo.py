@@ -258,6 +258,22 @@ def test_many_photos_scored_bad_files_listed(session, tmp_path, backbone_calls):
         score_many(session, photos, "Nope")
 
 
+def test_batch_csvs_do_not_pile_up(tmp_path):
+    """Each batch writes a new CSV; only the newest ``keep`` stay, the file just written always among them."""
+    import pandas as pd
+
+    from workbench.demo.batch import save_scores_csv
+
+    (tmp_path / "canvas.webp").write_bytes(b"not a csv")  # the page's other files are left alone
+    written = [save_scores_csv(pd.DataFrame({"photo": [f"p{i}.png"], "mean (no theme)": [5.0 + i]}), tmp_path, keep=3)
+               for i in range(7)]  # fmt: skip
+    left = sorted(tmp_path.glob("scores-*.csv"))
+    assert len(left) == 3 and written[-1] in left and (tmp_path / "canvas.webp").exists()
+    assert pd.read_csv(written[-1])["photo"].tolist() == ["p6.png"]
+    with pytest.raises(ValueError, match="keep"):
+        save_scores_csv(pd.DataFrame(), tmp_path, keep=0)
+
+
 def test_registry_keeps_the_examples_and_the_latest_drawn(monkeypatch):
     from workbench.demo import benchmark
 

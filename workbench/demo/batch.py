@@ -6,6 +6,7 @@ unreadable file must not stop the others. Photos already in the page's cache are
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ MAX_ZIP_BYTES = 2 * 2**30  # uncompressed bytes read from one zip: a zip bomb st
 THUMBNAIL_SIDE = 160
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 FAILED_COLUMNS = ["photo", "error"]
+CSV_PREFIX = "scores-"  # the batch CSVs' file names: scores-<random>.csv
+CSVS_KEPT = 16  # batch CSVs kept in the page's folder; Gradio serves its own copy, so only the newest matter
 
 
 @dataclass
@@ -111,3 +114,28 @@ def score_many(
             progress(done, len(photos), name)
     table = pd.DataFrame(rows)
     return BatchResult(table.round(3), pd.DataFrame(failed, columns=FAILED_COLUMNS), thumbnails)
+
+
+def save_scores_csv(table: pd.DataFrame, folder: str | os.PathLike, keep: int = CSVS_KEPT) -> Path:
+    """Write ``table`` as a new CSV in ``folder`` and remove all but the ``keep`` newest batch CSVs there,
+    so that downloads do not pile up over requests and sessions.
+
+    Gradio copies a returned file into its own cache as it sends the response, so an older CSV may go
+    once a newer one is written: ``keep`` only has to exceed the batches that can finish at once."""
+    if keep < 1:
+        raise ValueError(f"keep must be >= 1, got {keep}")
+    handle, name = tempfile.mkstemp(dir=folder, prefix=CSV_PREFIX, suffix=".csv")
+    os.close(handle)
+    path = Path(name)
+    table.to_csv(path, index=False)
+    older = [other for other in sorted(Path(folder).glob(f"{CSV_PREFIX}*.csv"), key=_newest_first) if other != path]
+    for old in older[keep - 1:]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _newest_first(path: Path) -> float:
+    try:
+        return -path.stat().st_mtime_ns
+    except FileNotFoundError:  # another request removed it meanwhile
+        return 0
