@@ -124,3 +124,30 @@ def test_theme_prior_on_validation_is_the_report_on_the_validation_split(tiny_be
     table = read_csv_folder(tiny_benchmark)
     prior = theme_prior_on_validation(table)
     assert {"srcc_mean", "srcc_std", "emd1"} <= set(prior) and 0 < prior["emd1"] < 1
+
+
+def test_the_head_stage_runs_the_backbone_over_the_validation_photos_once(tiny_benchmark, tmp_path, monkeypatch):
+    """The monitor validates after every head epoch and the trainer after the stage; the frozen backbone's
+    validation features are computed once and shared, so the backbone sees each training view and each
+    validation photo exactly once, and the monitor's last row is the trainer's validation of the stage."""
+    from workbench.model.build import AestheticModel
+    from workbench.train import Hook
+
+    seen = []
+    features = AestheticModel.features
+    monkeypatch.setattr(AestheticModel, "features", lambda model, images, sizes: seen.append(len(images)) or features(model, images, sizes))
+
+    class Sizes(Hook):
+        def before_train(self, trainer):
+            self.train, self.val = len(trainer.train_set), len(trainer.val_set)
+
+    config = TrainConfig(data_root=str(tiny_benchmark), backbone="compact", pretrained=False, freeze_bn=False, canvas=128,
+                         batch_size=4, head_epochs=3, head_views=2, head_lr=0.05, epochs=0, num_workers=0, device="cpu",
+                         out_dir=str(tmp_path / "run"))
+    monitor, sizes = HeadStageMonitor(display=False), Sizes()
+    result = train(config, progress=False, hooks=[monitor, sizes])
+    assert sizes.val > 0 and len(monitor.rows) == 3
+    assert sum(seen) == 2 * sizes.train + sizes.val  # two cached views per training photo, one pass over validation
+    head_row = result.history.iloc[0]
+    assert monitor.rows[-1]["val_srcc_mean"] == pytest.approx(head_row["val_srcc_mean"])
+    assert monitor.rows[-1]["val_emd1"] == pytest.approx(head_row["val_emd1"])

@@ -23,7 +23,7 @@ from workbench.analysis import theme_baseline_report, vote_distributions
 from workbench.config import TrainConfig, prepare_table
 from workbench.data.datasets import ava_table, read_ava_tanet_csv, read_idealo_json
 from workbench.data.synth import generate_dataset
-from workbench.metrics import distribution_mean, evaluate
+from workbench.metrics import distribution_mean
 from workbench.train import Hook, train
 
 SYNTHETIC_ROOT = "data/synth"  # where `make demo-checkpoint` writes the synthetic benchmark
@@ -186,8 +186,9 @@ class HeadStageMonitor(Hook):
     """Validation after every epoch of the head stage, drawn live: the training loss falling and the
     validation SRCC(mean) rising, against the theme-prior baseline (labels only, no image).
 
-    The validation photos' features are computed once (frozen backbone), so each epoch costs only the
-    head. ``rows`` holds one dict per epoch (``epoch, train_loss, val_srcc_mean, val_srcc_std, val_emd1``).
+    Validation is the trainer's own (``Trainer.validation_metrics``): the frozen backbone's features of
+    the validation photos are computed once for the whole stage, so each epoch costs only the head.
+    ``rows`` holds one dict per epoch (``epoch, train_loss, val_srcc_mean, val_srcc_std, val_emd1``).
     """
 
     def __init__(self, baseline: dict[str, float] | None = None, display: bool = True, title: str = "", epochs: int | None = None):
@@ -197,37 +198,13 @@ class HeadStageMonitor(Hook):
         self.title = title
         self.rows: list[dict[str, float]] = []
         self.loss_label = "training loss"  # named after the trainer's config at the first epoch
-        self._val: tuple[Any, Any, np.ndarray] | None = None
         self._handle = None
 
-    def _validation(self, trainer) -> tuple[Any, Any, np.ndarray]:
-        import torch
-
-        from workbench.head_stage import dataset_themes, extract_features
-
-        if self._val is None:
-            features, _ = extract_features(
-                trainer.model, trainer.val_set, 1, trainer.config.batch_size, trainer.device, trainer.options,
-                progress=trainer.progress,
-            )  # fmt: skip
-            themes = dataset_themes(trainer.val_set, trainer.config.use_theme)
-            self._val = (features[:, 0].to(trainer.device), themes.to(trainer.device), trainer.val_set.targets.numpy())
-        return self._val
-
     def after_head_epoch(self, trainer, epoch: int, loss: float) -> None:
-        import torch
-
         row = {"epoch": epoch, "train_loss": loss}
         self.loss_label = loss_label(trainer.config.emd_r, trainer.config.std_loss_weight)
         if trainer.val_set is not None and len(trainer.val_set):
-            features, themes, target = self._validation(trainer)
-            model = trainer.model
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
-                pred = model.predict_from_features(features, themes).double().cpu().numpy()
-            model.train(was_training)
-            metrics = evaluate(pred, target)
+            metrics = trainer.validation_metrics()
             row.update({f"val_{key}": metrics[key] for key in ("srcc_mean", "srcc_std", "emd1")})
         self.rows.append(row)
         if self.display:
