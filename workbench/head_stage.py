@@ -111,7 +111,7 @@ def fit_head(
 
     features [N, V, D], loaded [N, V] (``extract_features``), targets [N, K], themes [N] (-1: none).
     Each epoch visits every loaded (photo, view) pair once in a seeded order; theme dropout replaces a
-    theme by -1 with probability ``theme_dropout``. SGD with momentum, the learning rate halved at
+    theme by -1 with probability ``theme_dropout``. SGD with momentum (or AdamW), the learning rate halved at
     1/2 and 3/4 of the epochs. The backbone is not touched. ``on_epoch(epoch, loss)`` is called after
     each epoch with the whole model in eval mode (a notebook validates and draws the falling loss live
     with it); training then resumes in train mode, and every module leaves in the mode it came in.
