@@ -36,7 +36,7 @@ OUTPUT_DIR = "artifacts/notebooks/01_quickstart"  # figures are shown and saved 
 # %% [markdown]
 # # 01 · Quickstart: score distributions of photos at full resolution (Figs. 1, 3, 4, 5, 9)
 #
-# Load a checkpoint with `Predictor.from_checkpoint`, say what it is, and predict the distribution of
+# Load a checkpoint as a `Predictor` (`open_checkpoint`), say what it is, and predict the distribution of
 # human scores of a few photos **at full resolution**: each photo keeps its size and aspect ratio
 # (downscaled only if it exceeds the checkpoint's canvas), is zero-padded onto the canvas, and the
 # backbone's first pooling is an ROI pooling over the photo's own region (Sec. III). The figures follow
@@ -59,19 +59,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-# This checkout's `workbench`, whatever else is installed (Jupyter and nbmake start in notebooks/).
+# This checkout first on sys.path (Jupyter and nbmake start in notebooks/, where an installed copy would win);
+# the library cannot find the checkout before it is imported, everything after this is its job.
 REPO = next(p for p in (Path.cwd().resolve(), *Path.cwd().resolve().parents) if (p / "workbench" / "__init__.py").is_file())
 sys.path.insert(0, str(REPO))
-import workbench  # noqa: E402
+from workbench.notebook import start_notebook  # noqa: E402
 
-assert Path(workbench.__file__).resolve().parent == REPO / "workbench", f"workbench comes from {workbench.__file__}, not {REPO}"
-from workbench.notebook import SMOKE_BANNER, start_notebook  # noqa: E402
-
-run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)
+run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)  # checks that workbench is REPO's; says where figures go
 OUT, SCRATCH, repo_path = run.out, run.scratch, run.path  # figures and tables; SMOKE's throwaway folder; a path parameter -> Path
-print(f"repository: {REPO}\nfigures and tables are saved in: {OUT}")
-if SMOKE:
-    display(Markdown(SMOKE_BANNER))
 
 # %%
 n_photos = min(N_PHOTOS, 4) if SMOKE else N_PHOTOS
@@ -83,23 +78,14 @@ n_ava_photos = min(N_AVA_PHOTOS, 4) if SMOKE else N_AVA_PHOTOS
 # %%
 from workbench.notebook import load_notebook_data
 
-data = load_notebook_data(run, DATA, DATA_ROOT, DATA_OPTIONS, synth_n=SYNTH_N)  # SMOKE: 48 synthetic photos, <= 16 per split
+data = load_notebook_data(run, DATA, DATA_ROOT, DATA_OPTIONS, synth_n=SYNTH_N)  # says what it is; SMOKE: 48 synthetic photos, <= 16 per split
 table, data_fields, data_config = data.table, data.fields, data.config  # labels; the TrainConfig fields naming the data
 SYNTHETIC, DATA_NAME = data.synthetic, data.name
-print(f"{DATA_NAME}: {table.attrs.get('description', '')}")
 
 # %%
-from workbench.notebook import resolve_checkpoint
-from workbench.predict import Predictor
+from workbench.notebook import open_checkpoint
 
-checkpoint, throwaway = resolve_checkpoint(run, CHECKPOINT, data_config)
-if throwaway:
-    display(Markdown(
-        f"**⚠ `{CHECKPOINT}` does not exist yet: using a THROWAWAY SMOKE MODEL** (two training steps on a few "
-        "photos, made here). Its predictions are noise; they only show that the code runs."
-    ))
-predictor = Predictor.from_checkpoint(checkpoint, device=DEVICE)
-print(predictor.describe())
+predictor, checkpoint = open_checkpoint(run, CHECKPOINT, data_config, device=DEVICE)  # says what it was trained on (a throwaway SMOKE model in bold)
 
 # %% [markdown]
 # The checkpoint's card: what it was trained on, the model's arguments, the validation metrics it

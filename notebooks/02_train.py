@@ -63,27 +63,21 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-# This checkout's `workbench`, whatever else is installed (Jupyter and nbmake start in notebooks/).
+# This checkout first on sys.path (Jupyter and nbmake start in notebooks/, where an installed copy would win);
+# the library cannot find the checkout before it is imported, everything after this is its job.
 REPO = next(p for p in (Path.cwd().resolve(), *Path.cwd().resolve().parents) if (p / "workbench" / "__init__.py").is_file())
 sys.path.insert(0, str(REPO))
-import workbench  # noqa: E402
+from workbench.notebook import start_notebook  # noqa: E402
 
-assert Path(workbench.__file__).resolve().parent == REPO / "workbench", f"workbench comes from {workbench.__file__}, not {REPO}"
-from workbench.notebook import SMOKE_BANNER, start_notebook  # noqa: E402
-
-run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)
+run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)  # checks that workbench is REPO's; says where figures go
 OUT, SCRATCH, repo_path = run.out, run.scratch, run.path  # figures and tables; SMOKE's throwaway folder; a path parameter -> Path
-print(f"repository: {REPO}\nfigures and tables are saved in: {OUT}")
-if SMOKE:
-    display(Markdown(SMOKE_BANNER))
 
 # %%
 from workbench.notebook import load_notebook_data
 
-data = load_notebook_data(run, DATA, DATA_ROOT, DATA_OPTIONS, synth_n=SYNTH_N)  # SMOKE: 48 synthetic photos, <= 16 per split
+data = load_notebook_data(run, DATA, DATA_ROOT, DATA_OPTIONS, synth_n=SYNTH_N)  # says what it is; SMOKE: 48 synthetic photos, <= 16 per split
 table, data_fields, data_config = data.table, data.fields, data.config  # labels; the TrainConfig fields naming the data
 SYNTHETIC, DATA_NAME = data.synthetic, data.name
-print(f"{DATA_NAME}: {table.attrs.get('description', '')}")
 
 # %% [markdown]
 # ## The configuration
@@ -125,8 +119,8 @@ print(f"theme prior on validation (labels only): SRCC(mean) {baseline['srcc_mean
 # ## Train, watching the head stage learn
 #
 # First the backbone's features of every training photo are cached (a progress bar: the slow part, the
-# backbone at full resolution), then the validation photos' once; then each head-stage epoch redraws the
-# curves below. `HeadStageMonitor` is a `workbench.train.Hook` (its `after_head_epoch`); `train` calls it.
+# backbone at full resolution), then the validation photos' once (this monitor and the trainer's own validation
+# share them); then each head-stage epoch redraws the curves below. `HeadStageMonitor` is a `workbench.train.Hook` (its `after_head_epoch`); `train` calls it.
 
 # %%
 import dataclasses

@@ -53,23 +53,17 @@ OUTPUT_DIR = "artifacts/notebooks/06_theme_bias"  # figures and tables are shown
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-# This checkout's `workbench`, whatever else is installed (Jupyter and nbmake start in notebooks/).
+# This checkout first on sys.path (Jupyter and nbmake start in notebooks/, where an installed copy would win);
+# the library cannot find the checkout before it is imported, everything after this is its job.
 REPO = next(p for p in (Path.cwd().resolve(), *Path.cwd().resolve().parents) if (p / "workbench" / "__init__.py").is_file())
 sys.path.insert(0, str(REPO))
-import workbench  # noqa: E402
+from workbench.notebook import start_notebook  # noqa: E402
 
-assert Path(workbench.__file__).resolve().parent == REPO / "workbench", f"workbench comes from {workbench.__file__}, not {REPO}"
-from workbench.notebook import SMOKE_BANNER, start_notebook  # noqa: E402
-
-run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)
+run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)  # checks that workbench is REPO's; says where figures go
 OUT, SCRATCH, repo_path = run.out, run.scratch, run.path  # figures and tables; SMOKE's throwaway folder; a path parameter -> Path
-print(f"repository: {REPO}\nfigures and tables are saved in: {OUT}")
-if SMOKE:
-    display(Markdown(SMOKE_BANNER))
 
 # %%
 from workbench.analysis import real_ava_theme_split

@@ -1,10 +1,11 @@
-"""The head stage's training loop on cached features (no backbone pass: features are made up)."""
+"""The head stage: its feature cache (through workbench.inference, checked against its old loop) and its training loop on cached features."""
 import pytest
 import torch
 
 from workbench.config import TrainConfig
 
 from workbench.head_stage import fit_head
+from workbench.inference import view_features
 from workbench.model.build import build_model
 
 
@@ -33,3 +34,96 @@ def test_an_unknown_head_optimizer_is_refused_by_name():
     with pytest.raises(ValueError, match="'lbfgs'"):
         fit_head(model, torch.zeros(2, 1, model.backbone.feature_dim), torch.ones(2, 1, dtype=torch.bool),
                  torch.full((2, 10), 0.1), torch.full((2,), -1), epochs=1, batch_size=2, lr=0.1, optimizer="lbfgs", progress=False)  # fmt: skip
+
+
+def _features_by_the_old_loop(model, dataset, views, batch_size):
+    """extract_features as it was before it went through workbench.inference: its own loop of
+    shape-grouped batches of one view each, epoch after epoch (the reference the new path must match)."""
+    from torch.utils.data import DataLoader
+
+    from workbench.data.batching import ShapeGroupedBatchSampler
+    from workbench.data.datasets import collate_padded
+
+    model.eval()
+    features = torch.zeros(len(dataset), views, model.backbone.feature_dim)
+    loaded = torch.zeros(len(dataset), views, dtype=torch.bool)
+    sampler = ShapeGroupedBatchSampler(dataset.sizes, batch_size, seed=0)
+    with torch.no_grad():
+        for view in range(views):
+            dataset.set_epoch(view)
+            for data in DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_padded):
+                features[data["index"], view] = model.features(data["batch"].images, data["batch"].sizes).float()
+                loaded[data["index"], view] = True
+    dataset.set_epoch(0)
+    return features, loaded
+
+
+def test_extract_features_goes_through_inference_and_gives_the_old_loops_features(tiny_root, tiny_config, tmp_path, monkeypatch):
+    """The cached training views run through inference.view_features (the path every prediction takes)
+    and equal, within float rounding, what the head stage's own batching loop gave."""
+    import workbench.head_stage as head_stage
+    from workbench.config import prepare_table
+    from workbench.data.datasets import AestheticDataset
+
+    config = tiny_config(tiny_root, tmp_path)
+    train_set = AestheticDataset(prepare_table(config, verbose=False), "train", canvas=128, train=True, augment="flip_crop", seed=0)
+    torch.manual_seed(0)
+    model = build_model("compact", num_bins=10, num_themes=3, roi_size=32).train()
+    calls = []
+    monkeypatch.setattr(head_stage, "view_features", lambda *args, **kwargs: calls.append(args) or view_features(*args, **kwargs))
+    features, loaded = head_stage.extract_features(model, train_set, views=2, batch_size=5, device=torch.device("cpu"), progress=False)
+    expected, expected_loaded = _features_by_the_old_loop(model, train_set, views=2, batch_size=5)
+    assert calls, "extract_features did not go through inference.view_features"
+    assert features.shape == (24, 2, model.backbone.feature_dim) and torch.equal(loaded, expected_loaded) and loaded.all()
+    assert (features - expected).abs().max() <= 1e-5
+    assert not torch.allclose(features[:, 0], features[:, 1])  # two different augmentations, each in its slot
+
+
+def test_a_photo_that_cannot_be_loaded_is_marked_not_loaded(tiny_root, tiny_config, tmp_path):
+    from workbench.config import prepare_table
+    from workbench.data.datasets import AestheticDataset
+    from workbench.head_stage import extract_features
+
+    table = prepare_table(tiny_config(tiny_root, tmp_path), verbose=False)
+    train_set = AestheticDataset(table, "train", canvas=128, train=True, seed=0)
+    train_set.paths[3] = str(tmp_path / "missing.png")
+    model = build_model("compact", num_bins=10, num_themes=3, roi_size=32)
+    with pytest.warns(UserWarning, match="missing.png"):
+        features, loaded = extract_features(model, train_set, views=2, batch_size=4, device=torch.device("cpu"), progress=False)
+    assert not loaded[3].any() and loaded[[i for i in range(24) if i != 3]].all()
+    assert torch.count_nonzero(features[3]) == 0
+
+
+def test_on_epoch_sees_eval_mode_and_training_resumes_in_train_mode():
+    """fit_head trains the head in train mode (dropout on), hands on_epoch the whole model in eval mode,
+    then trains again; every module leaves in the mode it came in (a frozen module stays frozen)."""
+    torch.manual_seed(0)
+    model = build_model("compact", num_bins=10, num_themes=3, roi_size=8).train()
+    model.backbone.eval()  # e.g. a frozen backbone: not the head stage's to switch
+    before = {name: module.training for name, module in model.named_modules()}
+    head_modes, seen = [], []
+    model.head.register_forward_pre_hook(lambda module, inputs: head_modes.append(module.training))
+
+    def on_epoch(epoch, loss):
+        seen.append((model.training, model.head.training, model.theme_branch.training))
+        head_modes.append("on_epoch")
+
+    photos = 16
+    fit_head(model, torch.randn(photos, 1, model.backbone.feature_dim), torch.ones(photos, 1, dtype=torch.bool),
+             torch.full((photos, 10), 0.1), torch.randint(0, 3, (photos,)), epochs=3, batch_size=8, lr=0.01,
+             progress=False, on_epoch=on_epoch)  # fmt: skip
+    assert seen == [(False, False, False)] * 3
+    assert head_modes == [True, True, "on_epoch"] * 3  # two training batches an epoch, each in train mode
+    assert {name: module.training for name, module in model.named_modules()} == before
+
+
+def test_in_mode_restores_each_modules_own_mode_even_on_error():
+    from workbench.head_stage import in_mode
+
+    model = build_model("compact", num_bins=10, num_themes=0, roi_size=8).train()
+    model.head.eval()
+    with pytest.raises(RuntimeError):
+        with in_mode(model, True):
+            assert model.head.training
+            raise RuntimeError("a callback failed")
+    assert model.training and not model.head.training

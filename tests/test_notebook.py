@@ -12,8 +12,11 @@ from workbench.config import TrainConfig
 from workbench.data.synth import generate_dataset
 from workbench.metrics import distribution_mean
 from workbench.notebook import (
+    SMOKE_BANNER,
+    THROWAWAY_WARNING,
     HeadStageMonitor,
     find_repository,
+    open_checkpoint,
     real_ava_photos,
     repo_path,
     spread_by_mean,
@@ -41,14 +44,46 @@ def test_find_repository_walks_up_from_notebooks():
         find_repository("/")
 
 
-def test_start_notebook_makes_the_output_and_removes_smoke_scratch(tmp_path):
-    (tmp_path / "workbench").mkdir()
-    (tmp_path / "workbench" / "__init__.py").write_text("")
-    run = start_notebook("artifacts/notebooks/x", smoke=True, repo=tmp_path)
-    assert run.out == tmp_path / "artifacts" / "notebooks" / "x" and run.out.is_dir() and run.scratch.is_dir()
+def test_start_notebook_makes_the_output_and_removes_smoke_scratch(tmp_path, capsys):
+    run = start_notebook(tmp_path / "artifacts" / "x", smoke=True, repo=ROOT)
+    assert run.out == tmp_path / "artifacts" / "x" and run.out.is_dir() and run.scratch.is_dir()
+    said = capsys.readouterr().out
+    assert str(run.out) in said and SMOKE_BANNER in said  # where figures go; that SMOKE's numbers mean nothing
     (run.out / "fig.png").write_bytes(b"png")
     scratch = run.scratch
     assert run.close() == ["fig.png"] and not scratch.exists()
+
+
+def test_start_notebook_refuses_a_workbench_imported_from_another_checkout(tmp_path):
+    """A notebook started in another checkout whose workbench is not the one imported stops at once."""
+    (tmp_path / "workbench").mkdir()
+    (tmp_path / "workbench" / "__init__.py").write_text("")
+    with pytest.raises(ImportError, match=f"not {tmp_path / 'workbench'}"):
+        start_notebook("artifacts/notebooks/x", smoke=False, repo=tmp_path)
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_open_checkpoint_says_what_the_model_is(tmp_path, capsys, make_tiny_checkpoint):
+    path = make_tiny_checkpoint(tmp_path / "tiny.pt", synthetic=True)
+    run = start_notebook(tmp_path / "out", smoke=False, repo=ROOT)
+    predictor, opened = open_checkpoint(run, path, TrainConfig())
+    said = capsys.readouterr().out
+    assert opened == path and predictor.card["checkpoint"] == str(path)
+    assert "SYNTHETIC" in said and "THROWAWAY" not in said
+
+
+def test_open_checkpoint_stands_in_a_throwaway_model_in_smoke_only_and_says_so(tiny_benchmark, tmp_path, capsys):
+    run = start_notebook(tmp_path / "out", smoke=True, repo=ROOT)
+    data_config = TrainConfig(data_root=str(tiny_benchmark), limit_images=8)
+    try:
+        predictor, opened = open_checkpoint(run, "checkpoints/missing.pt", data_config, device="cpu")
+        said = capsys.readouterr().out
+        assert THROWAWAY_WARNING.format(checkpoint="checkpoints/missing.pt") in said
+        assert opened.is_relative_to(run.scratch) and predictor.card["model"]["backbone"] == "compact"
+    finally:
+        run.close()
+    with pytest.raises(FileNotFoundError, match="make demo-checkpoint"):
+        open_checkpoint(start_notebook(tmp_path / "out", smoke=False, repo=ROOT), "checkpoints/missing.pt", data_config)
 
 
 def _shared_layout(root: Path) -> Path:
@@ -124,3 +159,30 @@ def test_theme_prior_on_validation_is_the_report_on_the_validation_split(tiny_be
     table = read_csv_folder(tiny_benchmark)
     prior = theme_prior_on_validation(table)
     assert {"srcc_mean", "srcc_std", "emd1"} <= set(prior) and 0 < prior["emd1"] < 1
+
+
+def test_the_head_stage_runs_the_backbone_over_the_validation_photos_once(tiny_benchmark, tmp_path, monkeypatch):
+    """The monitor validates after every head epoch and the trainer after the stage; the frozen backbone's
+    validation features are computed once and shared, so the backbone sees each training view and each
+    validation photo exactly once, and the monitor's last row is the trainer's validation of the stage."""
+    from workbench.model.build import AestheticModel
+    from workbench.train import Hook
+
+    seen = []
+    features = AestheticModel.features
+    monkeypatch.setattr(AestheticModel, "features", lambda model, images, sizes: seen.append(len(images)) or features(model, images, sizes))
+
+    class Sizes(Hook):
+        def before_train(self, trainer):
+            self.train, self.val = len(trainer.train_set), len(trainer.val_set)
+
+    config = TrainConfig(data_root=str(tiny_benchmark), backbone="compact", pretrained=False, freeze_bn=False, canvas=128,
+                         batch_size=4, head_epochs=3, head_views=2, head_lr=0.05, epochs=0, num_workers=0, device="cpu",
+                         out_dir=str(tmp_path / "run"))
+    monitor, sizes = HeadStageMonitor(display=False), Sizes()
+    result = train(config, progress=False, hooks=[monitor, sizes])
+    assert sizes.val > 0 and len(monitor.rows) == 3
+    assert sum(seen) == 2 * sizes.train + sizes.val  # two cached views per training photo, one pass over validation
+    head_row = result.history.iloc[0]
+    assert monitor.rows[-1]["val_srcc_mean"] == pytest.approx(head_row["val_srcc_mean"])
+    assert monitor.rows[-1]["val_emd1"] == pytest.approx(head_row["val_emd1"])

@@ -102,7 +102,8 @@ def test_source_is_plain_python(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_imports_this_checkout(name):
     """nbmake and Jupyter start in notebooks/, where an installed workbench (another checkout's) would win:
-    the setup cell puts this repository first on sys.path and checks where workbench came from."""
-    setup = next(cell.source for cell in read(name).cells if "import workbench" in cell.source)
-    assert "sys.path.insert(0, str(REPO))" in setup
-    assert 'assert Path(workbench.__file__).resolve().parent == REPO / "workbench"' in setup
+    the setup cell puts this repository first on sys.path before its first workbench import, and
+    ``start_notebook(..., repo=REPO)`` checks where workbench came from (tests/test_notebook.py)."""
+    setup = next(cell.source for cell in read(name).cells if "from workbench" in cell.source)
+    assert setup.index("sys.path.insert(0, str(REPO))") < setup.index("from workbench")
+    assert "start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)" in setup

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,10 +22,40 @@ from workbench.checkpoints import load_checkpoint, model_from_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
-from workbench.inference import TestViews, shape_sorted_batches, view_features
+from workbench.inference import TestViews, ViewFeatures, shape_sorted_batches, view_features
 from workbench.metrics import evaluate, results_table
 from workbench.model.heads import NO_THEME
 from workbench.runtime import DeviceOptions, device_options, is_distributed, resolve_device
+
+
+def _rank_share() -> tuple[int, int]:
+    """(rank, world size): under DDP each rank predicts every world-size-th photo of a split."""
+    return (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
+
+
+def split_features(
+    model: nn.Module,
+    dataset: AestheticDataset,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    tta: bool = False,
+    *,
+    num_workers: int = 0,
+    options: DeviceOptions | None = None,
+    progress: bool = False,
+) -> Iterator[ViewFeatures]:
+    """The backbone's features of this rank's share of ``dataset``'s photos, all their test views
+    (``inference.view_features``), batch by batch. Keep them (``list(...)``) to evaluate heads trained
+    on a frozen backbone many times, each time without the backbone (``evaluate_model(features=...)``).
+    """
+    rank, world_size = _rank_share()
+    indices = np.arange(len(dataset))[rank::world_size]
+    views = TestViews(dataset.load_photo, len(dataset), dataset.transform, tta, dataset.canvas)
+    batches = [[int(indices[i]) for i in batch] for batch in shape_sorted_batches(dataset.sizes[indices], views.views_per_photo, batch_size)]
+    return view_features(
+        model, views, batches, batch_size, device, options, num_workers=num_workers, progress=progress and rank == 0,
+        desc="evaluating",
+    )  # fmt: skip
 
 
 @torch.no_grad()
@@ -40,6 +70,7 @@ def evaluate_model(
     num_workers: int = 0,
     options: DeviceOptions | None = None,
     progress: bool = False,
+    features: Iterable[ViewFeatures] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predict every photo of ``dataset``: ``(pred [N, K], target [N, K], index [N])``, sorted by index.
 
@@ -47,26 +78,23 @@ def evaluate_model(
     themes: give the model each photo's theme; False predicts without (theme -1).
     batch_size: the most view images in one forward pass.
     options: autocast dtype, memory format, pinned memory (``device_options``); None = float32.
+    features: this rank's ``split_features`` of ``dataset`` with the same ``tta``, from the model's
+    current backbone: only the head runs. None: the backbone runs here.
     Photos that fail to load are left out (``index`` says which remain). Under DDP each rank
     predicts its share and all ranks return the gathered predictions.
     """
     device = torch.device(device)
     options = options or DeviceOptions(device)
     themes = themes and getattr(model, "num_themes", 0) > 0  # a model without themes gets -1 for every photo
-    rank, world_size = (dist.get_rank(), dist.get_world_size()) if is_distributed() else (0, 1)
-    indices = np.arange(len(dataset))[rank::world_size]
-    views = TestViews(dataset.load_photo, len(dataset), dataset.transform, tta, dataset.canvas)
-    batches = [[int(indices[i]) for i in batch] for batch in shape_sorted_batches(dataset.sizes[indices], views.views_per_photo, batch_size)]
+    world_size = _rank_share()[1]
     dataset_themes = torch.tensor(dataset.themes, dtype=torch.long)
     preds, index = [], []
-    parts = view_features(
-        model, views, batches, batch_size, device, options, num_workers=num_workers,
-        progress=progress and rank == 0, desc="evaluating",
-    )  # fmt: skip
+    if features is None:
+        features = split_features(model, dataset, batch_size, device, tta, num_workers=num_workers, options=options, progress=progress)
     was_training = model.training
     model.eval()
     try:
-        for part in parts:
+        for part in features:
             photo_themes = dataset_themes[part.index] if themes else torch.full_like(part.index, NO_THEME)
             view_themes = photo_themes.repeat_interleave(part.counts).to(device, non_blocking=True)
             with options.autocast():

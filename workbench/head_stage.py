@@ -11,24 +11,41 @@ View ``k`` of a training photo is exactly the augmentation the dataset gives it 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
-from torch.utils.data import DataLoader
+from torch import Tensor, nn
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from workbench.config import HEAD_OPTIMIZERS
-from workbench.data.batching import ShapeGroupedBatchSampler
-from workbench.data.datasets import AestheticDataset, collate_padded
+from workbench.data.datasets import AestheticDataset
+from workbench.inference import shape_sorted_batches, view_features
 from workbench.losses import training_loss
 from workbench.model.build import AestheticModel
 from workbench.model.heads import NO_THEME
 from workbench.runtime import DeviceOptions
 
 
-@torch.no_grad()
+class EpochViews(Dataset):
+    """Item ``i``: photo ``i``'s views of the first ``views`` training epochs (``AestheticDataset.epoch_views``),
+    as ``inference.TestViews`` items, so that ``inference.view_features`` batches and runs them; None for a
+    photo that cannot be used."""
+
+    def __init__(self, dataset: AestheticDataset, views: int):
+        self.dataset, self.views_per_photo = dataset, int(views)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        views = self.dataset.epoch_views(index, range(self.views_per_photo))
+        return None if views is None else {"index": int(index), "views": views}
+
+
 def extract_features(
     model: AestheticModel,
     dataset: AestheticDataset,
@@ -41,34 +58,34 @@ def extract_features(
 ) -> tuple[Tensor, Tensor]:
     """Backbone features of ``views`` augmented views of every photo: ``(features [N, V, D], loaded [N, V])``.
 
-    The model runs in eval mode (frozen BatchNorm, no dropout); photos that fail to load are marked
-    False in ``loaded`` (their features stay 0).
+    Through ``inference.view_features`` (eval mode, shape-sorted batches of whole photos, at most
+    ``batch_size`` views a forward pass), the path every prediction takes. Photos that fail to load, or
+    with a view below ``MIN_SIDE``, are marked False in ``loaded`` (their features stay 0).
     """
-    options = options or DeviceOptions(device)
-    was_training = model.training
-    model.eval()
+    photos = EpochViews(dataset, views)
     features = torch.zeros(len(dataset), views, model.backbone.feature_dim)
     loaded = torch.zeros(len(dataset), views, dtype=torch.bool)
-    sampler = ShapeGroupedBatchSampler(dataset.sizes, batch_size, seed=0)
-    bar = tqdm(total=views * len(sampler), desc="head stage: caching features", disable=not progress, leave=False, dynamic_ncols=True)
-    try:
-        for view in range(views):
-            dataset.set_epoch(view)
-            loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_padded, num_workers=num_workers)
-            for data in loader:
-                bar.update(1)
-                if data is None:
-                    continue
-                batch = data["batch"].to(device, memory_format=options.memory_format)
-                with options.autocast():
-                    values = model.features(batch.images, batch.sizes)
-                features[data["index"], view] = values.float().cpu()
-                loaded[data["index"], view] = True
-    finally:
-        bar.close()
-        dataset.set_epoch(0)
-        model.train(was_training)
+    batches = shape_sorted_batches(dataset.sizes, views, batch_size)
+    parts = view_features(
+        model, photos, batches, batch_size, device, options, num_workers, progress=progress, desc="head stage: caching features",
+    )  # fmt: skip
+    for part in parts:
+        features[part.index] = part.values.float().cpu().reshape(len(part.index), views, -1)
+        loaded[part.index] = True
     return features, loaded
+
+
+@contextmanager
+def in_mode(module: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """``module.train(training)`` inside the block, then every submodule's own mode back: restoring with
+    ``module.train(previous)`` would also put a frozen BatchNorm back in training mode."""
+    modes = [(submodule, submodule.training) for submodule in module.modules()]
+    module.train(training)
+    try:
+        yield module
+    finally:
+        for submodule, mode in modes:
+            submodule.training = mode
 
 
 def fit_head(
@@ -94,9 +111,10 @@ def fit_head(
 
     features [N, V, D], loaded [N, V] (``extract_features``), targets [N, K], themes [N] (-1: none).
     Each epoch visits every loaded (photo, view) pair once in a seeded order; theme dropout replaces a
-    theme by -1 with probability ``theme_dropout``. SGD with momentum, the learning rate halved at
+    theme by -1 with probability ``theme_dropout``. SGD with momentum (or AdamW), the learning rate halved at
     1/2 and 3/4 of the epochs. The backbone is not touched. ``on_epoch(epoch, loss)`` is called after
-    each epoch (a notebook draws the falling loss live with it).
+    each epoch with the whole model in eval mode (a notebook validates and draws the falling loss live
+    with it); training then resumes in train mode, and every module leaves in the mode it came in.
     """
     photo, view = loaded.nonzero(as_tuple=True)
     if len(photo) == 0:
@@ -111,32 +129,27 @@ def fit_head(
         step = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(step, [epochs // 2, (3 * epochs) // 4], gamma=0.5)
     generator = torch.Generator().manual_seed(seed)
-    was_training = model.training
-    model.theme_branch.train()
-    model.head.train()
     losses = []
-    for _ in tqdm(range(epochs), desc="head stage: training the head", disable=not progress, leave=False, dynamic_ncols=True):
-        order = torch.randperm(len(photo), generator=generator)
-        dropped = torch.rand(len(photo), generator=generator) < theme_dropout
-        total = torch.zeros((), dtype=torch.float64)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            rows = photo[chosen]
-            batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
-            pred = model.predict_from_features(features[rows, view[chosen]].to(device), batch_themes.to(device))
-            loss = training_loss(pred, targets[rows].to(device), r=emd_r, std_weight=std_weight)
-            step.zero_grad(set_to_none=True)
-            loss.backward()
-            step.step()
-            total += loss.detach().double().cpu() * len(chosen)
-        scheduler.step()
-        losses.append(float(total) / len(order))
-        if on_epoch is not None:
-            model.train(was_training)
-            on_epoch(len(losses), losses[-1])
-            model.theme_branch.train()
-            model.head.train()
-    model.train(was_training)
+    with in_mode(model.theme_branch, True), in_mode(model.head, True):
+        for _ in tqdm(range(epochs), desc="head stage: training the head", disable=not progress, leave=False, dynamic_ncols=True):
+            order = torch.randperm(len(photo), generator=generator)
+            dropped = torch.rand(len(photo), generator=generator) < theme_dropout
+            total = torch.zeros((), dtype=torch.float64)
+            for start in range(0, len(order), batch_size):
+                chosen = order[start : start + batch_size]
+                rows = photo[chosen]
+                batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
+                pred = model.predict_from_features(features[rows, view[chosen]].to(device), batch_themes.to(device))
+                loss = training_loss(pred, targets[rows].to(device), r=emd_r, std_weight=std_weight)
+                step.zero_grad(set_to_none=True)
+                loss.backward()
+                step.step()
+                total += loss.detach().double().cpu() * len(chosen)
+            scheduler.step()
+            losses.append(float(total) / len(order))
+            if on_epoch is not None:
+                with in_mode(model, False):  # a callback validates the head as a prediction would see it
+                    on_epoch(len(losses), losses[-1])
     return losses
 
 

@@ -1,7 +1,8 @@
 """The one path from photos to backbone features: load, view, group by shape, pad, run the backbone.
 
 ``Predictor`` (a user's photos), ``evaluation.evaluate_model`` (a dataset's split, under DDP too) and
-through them the CLI and the app all run it; nothing else builds test views or test batches::
+through them the CLI and the app all run it, and so does the head stage's feature cache (its training
+views in place of test views); nothing else builds test views or batches for the backbone::
 
     views = TestViews(load, count, transforms=("full",), tta=True, canvas=800)
     batches = shape_sorted_batches(sizes, views.views_per_photo, batch_size=16)
@@ -174,7 +175,7 @@ class ViewFeatures:
 
 def view_features(
     model: AestheticModel,
-    views: TestViews,
+    views: Dataset,
     batches: Sequence[Sequence[int]],
     batch_size: int,
     device: str | torch.device = "cpu",
@@ -185,6 +186,8 @@ def view_features(
 ) -> Iterator[ViewFeatures]:
     """Run the backbone (``model.features``, in eval mode) over ``views`` batch by batch.
 
+    views: ``TestViews``, or any Dataset with its items (``{"index", "views"}`` or None), e.g. the head
+    stage's cached training views (``head_stage.EpochViews``).
     batches: lists of items of ``views`` (``shape_sorted_batches``); photos that fail to load are skipped.
     batch_size: the most views in one forward pass (a larger ``ViewBatch`` runs in slices).
     options: autocast dtype, memory format, pinned memory (``runtime.device_options``); None = float32.

@@ -2,9 +2,12 @@
 its checkpoint (in SMOKE mode a throwaway stand-in), the real AVA photos of ``../shared/ava``, and the
 live curves of the head stage. Kept here so that the notebooks stay wiring and this stays tested.
 
-    run = start_notebook("artifacts/notebooks/01_quickstart", smoke=SMOKE)
+    run = start_notebook("artifacts/notebooks/01_quickstart", smoke=SMOKE, repo=REPO)
     data = load_notebook_data(run, "csv", "data/synth")
-    predictor = load_predictor(run, "checkpoints/demo.pt", data.config)
+    predictor, checkpoint = open_checkpoint(run, "checkpoints/demo.pt", data.config)
+
+Only finding the checkout stays in each notebook: it must put the checkout first on ``sys.path`` before
+it can import this module.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from workbench.analysis import theme_baseline_report, vote_distributions
 from workbench.config import TrainConfig, prepare_table
 from workbench.data.datasets import ava_table, read_ava_tanet_csv, read_idealo_json
 from workbench.data.synth import generate_dataset
-from workbench.metrics import distribution_mean, evaluate
+from workbench.metrics import distribution_mean
+from workbench.predict import Predictor
 from workbench.train import Hook, train
 
 SYNTHETIC_ROOT = "data/synth"  # where `make demo-checkpoint` writes the synthetic benchmark
@@ -33,6 +37,23 @@ SMOKE_BANNER = (
     "**SMOKE mode** (`WORKBENCH_SMOKE=1`): tiny data, few steps, small canvas, so that the notebook runs "
     "top to bottom in seconds. Every number and figure below only shows that the code runs."
 )
+THROWAWAY_WARNING = (
+    "**⚠ `{checkpoint}` does not exist yet: using a THROWAWAY SMOKE MODEL** (two training steps on a few "
+    "photos, made here). Its predictions are noise; they only show that the code runs."
+)
+
+
+def show_markdown(text: str) -> None:
+    """Bold in Jupyter, where a warning must stand out; plain text elsewhere (a script, a test)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(text)
+    else:
+        display(Markdown(text))
 
 
 def find_repository(start: str | os.PathLike | None = None) -> Path:
@@ -72,12 +93,27 @@ class NotebookRun:
         return sorted(path.name for path in self.out.iterdir())
 
 
+def check_imported_from(repo: str | os.PathLike) -> None:
+    """ImportError unless ``workbench`` was imported from ``repo``: Jupyter and nbmake start in
+    notebooks/, where an installed copy (another checkout's) would otherwise run instead of this one."""
+    import workbench
+
+    package, expected = Path(workbench.__file__).resolve().parent, Path(repo).resolve() / "workbench"
+    if package != expected:
+        raise ImportError(f"workbench comes from {package}, not {expected}: put {Path(repo).resolve()} first on sys.path")
+
+
 def start_notebook(output_dir: str | os.PathLike, smoke: bool, repo: str | os.PathLike | None = None) -> NotebookRun:
-    """Create the output folder (and SMOKE's scratch folder) of a notebook run."""
+    """Check that this checkout's ``workbench`` runs, create the output folder (and SMOKE's scratch
+    folder) of a notebook run, and say where figures go (in SMOKE: that no number means anything)."""
     repo = Path(repo) if repo is not None else find_repository()
+    check_imported_from(repo)
     out = repo_path(output_dir, repo)
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="workbench-notebook-")) if smoke else None
+    print(f"repository: {repo}\nfigures and tables are saved in: {out}")
+    if smoke:
+        show_markdown(SMOKE_BANNER)
     return NotebookRun(repo, out, smoke, scratch)
 
 
@@ -106,8 +142,9 @@ def load_notebook_data(
     run: NotebookRun, data: str = "csv", data_root: str = SYNTHETIC_ROOT, data_options: dict | None = None,
     synth_n: int = 6000, limit_images: int | None = None,
 ) -> NotebookData:
-    """The label table a notebook works on. The default synthetic benchmark is written when missing;
-    in SMOKE mode a 48-photo copy in the scratch folder replaces it (at most 16 photos per split)."""
+    """The label table a notebook works on, and a line saying what it is. The default synthetic benchmark
+    is written when missing; in SMOKE mode a 48-photo copy in the scratch folder replaces it (at most 16
+    photos per split)."""
     root = run.path(data_root)
     if data == "csv" and data_root == SYNTHETIC_ROOT and (run.smoke or not (root / "labels.csv").is_file()):
         root = run.scratch / "synth" if run.smoke else root
@@ -118,7 +155,9 @@ def load_notebook_data(
     elif limit_images:
         fields["limit_images"] = limit_images
     config = TrainConfig(**fields)
-    return NotebookData(prepare_table(config), fields, config)
+    data = NotebookData(prepare_table(config), fields, config)
+    print(f"{data.name}: {data.table.attrs.get('description', '')}")
+    return data
 
 
 def throwaway_smoke_checkpoint(data_config: TrainConfig, out_dir: str | os.PathLike) -> Path:
@@ -142,6 +181,19 @@ def resolve_checkpoint(run: NotebookRun, checkpoint: str | os.PathLike, data_con
             "training), or set CHECKPOINT to a checkpoint of yours."
         )
     return throwaway_smoke_checkpoint(data_config, run.scratch / "smoke-model"), True
+
+
+def open_checkpoint(
+    run: NotebookRun, checkpoint: str | os.PathLike, data_config: TrainConfig, device: str = "auto",
+) -> tuple[Predictor, Path]:
+    """``(predictor, path)`` of a notebook's model, after saying what it was trained on (``describe``: a
+    synthetic model says so) and, in bold, when SMOKE stands a throwaway model in for a missing file."""
+    path, throwaway = resolve_checkpoint(run, checkpoint, data_config)
+    if throwaway:
+        show_markdown(THROWAWAY_WARNING.format(checkpoint=checkpoint))
+    predictor = Predictor.from_checkpoint(path, device=device)
+    print(predictor.describe())
+    return predictor, path
 
 
 def photo_titles(photos: pd.DataFrame) -> list[str]:
@@ -186,8 +238,9 @@ class HeadStageMonitor(Hook):
     """Validation after every epoch of the head stage, drawn live: the training loss falling and the
     validation SRCC(mean) rising, against the theme-prior baseline (labels only, no image).
 
-    The validation photos' features are computed once (frozen backbone), so each epoch costs only the
-    head. ``rows`` holds one dict per epoch (``epoch, train_loss, val_srcc_mean, val_srcc_std, val_emd1``).
+    Validation is the trainer's own (``Trainer.validation_metrics``): the frozen backbone's features of
+    the validation photos are computed once for the whole stage, so each epoch costs only the head.
+    ``rows`` holds one dict per epoch (``epoch, train_loss, val_srcc_mean, val_srcc_std, val_emd1``).
     """
 
     def __init__(self, baseline: dict[str, float] | None = None, display: bool = True, title: str = "", epochs: int | None = None):
@@ -197,37 +250,13 @@ class HeadStageMonitor(Hook):
         self.title = title
         self.rows: list[dict[str, float]] = []
         self.loss_label = "training loss"  # named after the trainer's config at the first epoch
-        self._val: tuple[Any, Any, np.ndarray] | None = None
         self._handle = None
 
-    def _validation(self, trainer) -> tuple[Any, Any, np.ndarray]:
-        import torch
-
-        from workbench.head_stage import dataset_themes, extract_features
-
-        if self._val is None:
-            features, _ = extract_features(
-                trainer.model, trainer.val_set, 1, trainer.config.batch_size, trainer.device, trainer.options,
-                progress=trainer.progress,
-            )  # fmt: skip
-            themes = dataset_themes(trainer.val_set, trainer.config.use_theme)
-            self._val = (features[:, 0].to(trainer.device), themes.to(trainer.device), trainer.val_set.targets.numpy())
-        return self._val
-
     def after_head_epoch(self, trainer, epoch: int, loss: float) -> None:
-        import torch
-
         row = {"epoch": epoch, "train_loss": loss}
         self.loss_label = loss_label(trainer.config.emd_r, trainer.config.std_loss_weight)
         if trainer.val_set is not None and len(trainer.val_set):
-            features, themes, target = self._validation(trainer)
-            model = trainer.model
-            was_training = model.training
-            model.eval()
-            with torch.no_grad():
-                pred = model.predict_from_features(features, themes).double().cpu().numpy()
-            model.train(was_training)
-            metrics = evaluate(pred, target)
+            metrics = trainer.validation_metrics()
             row.update({f"val_{key}": metrics[key] for key in ("srcc_mean", "srcc_std", "emd1")})
         self.rows.append(row)
         if self.display:

@@ -55,8 +55,9 @@ from workbench.data.batching import MIN_SIDE, ResumedBatchSampler, ShapeGroupedB
 from workbench.data.batching import EpochBatchSampler  # noqa: F401 - moved to data.batching; re-exported where tests import it
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
-from workbench.evaluation import evaluate_model
+from workbench.evaluation import evaluate_model, split_features
 from workbench.head_stage import dataset_themes, extract_features, fit_head
+from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
 from workbench.metrics import evaluate
 from workbench.model.build import AestheticModel, build_model
@@ -109,13 +110,7 @@ class EvalHook(Hook):
         if trainer.val_set is None or len(trainer.val_set) == 0:
             return
         start = time.perf_counter()
-        config = trainer.config
-        pred, target, _ = evaluate_model(
-            trainer.model, trainer.val_set, config.batch_size, trainer.device, tta=config.eval_tta,
-            themes=config.use_theme, num_workers=trainer.num_workers, options=trainer.options,
-            progress=trainer.progress and trainer.is_main,
-        )  # fmt: skip
-        trainer.metrics = evaluate(pred, target)
+        trainer.metrics = trainer.validation_metrics()
         trainer.history[-1].update({f"val_{name}": value for name, value in trainer.metrics.items()})
         trainer.history[-1]["val_seconds"] = time.perf_counter() - start
 
@@ -304,6 +299,9 @@ class Trainer:
         self.totals = self._zero_totals()
         self.stop_signal: int | None = None
         self.rank_rng: list[dict[str, Any]] | None = None
+        # The head stage's validation features (its backbone is frozen): computed at the first validation, then reused.
+        self.backbone_frozen = False
+        self.frozen_val_features: list[ViewFeatures] | None = None
 
     # -- the step --------------------------------------------------------------------------------
 
@@ -439,6 +437,22 @@ class Trainer:
         dist.all_reduce(tensor)
         return tensor.tolist()
 
+    def validation_metrics(self) -> dict[str, float]:
+        """``metrics.evaluate`` of the model on the validation split (call it on every rank). While the
+        backbone is frozen (the head stage) its features of the validation photos are computed once and
+        every later call runs only the head: the hooks that validate after each head epoch and after
+        the stage share one backbone pass."""
+        config = self.config
+        evaluation = dict(
+            batch_size=config.batch_size, device=self.device, tta=config.eval_tta, num_workers=self.num_workers,
+            options=self.options, progress=self.progress and self.is_main,
+        )  # fmt: skip
+        if self.backbone_frozen and self.frozen_val_features is None:
+            self.frozen_val_features = list(split_features(self.model, self.val_set, **evaluation))
+        features = self.frozen_val_features if self.backbone_frozen else None
+        pred, target, _ = evaluate_model(self.model, self.val_set, themes=config.use_theme, features=features, **evaluation)
+        return evaluate(pred, target)
+
     @property
     def head_stage_done(self) -> bool:
         return any(row.get("stage") == HEAD_STAGE for row in self.history)
@@ -448,6 +462,13 @@ class Trainer:
         ``epoch 0``, validated and saved like an epoch. Deterministic, so a run killed inside it redoes it.
         Under DDP every rank runs it on all photos (no gradient exchange; the same seed gives every
         rank the same head): cheap next to end-to-end epochs, but not split across ranks."""
+        self.backbone_frozen = True
+        try:
+            self._train_head()
+        finally:
+            self.backbone_frozen, self.frozen_val_features = False, None
+
+    def _train_head(self) -> None:
         config, started = self.config, time.perf_counter()
         head_lr = config.lr_head if config.head_lr is None else config.head_lr
         features, loaded = extract_features(

@@ -107,18 +107,34 @@ class AestheticDataset(Dataset):
             warnings.warn(f"skipping photo {self.paths[index]}: {error}", stacklevel=3)
             return None
 
-    def __getitem__(self, index: int) -> dict[str, Any] | None:
-        image = self.load_photo(index)
-        if image is None:
-            return None
+    def view(self, image: Image.Image, index: int, epoch: int) -> Image.Image | None:
+        """The view photo ``index`` (loaded as ``image``) gets in ``epoch``: its augmentation when training,
+        else the single test view; None (with a warning) when it is smaller than ``MIN_SIDE``."""
         if self.train:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, epoch, index])
             view = train_sample(image, self.transform, rng, augment=self.augment, canvas=self.canvas)
         else:
             view = test_samples(image, self.transform, tta=False, rng=None, canvas=self.canvas)[0]
         if min(view.size) < MIN_SIDE:
             width, height = view.size
-            warnings.warn(f"skipping photo {self.paths[index]}: {width}x{height} px is below {MIN_SIDE} px", stacklevel=2)
+            warnings.warn(f"skipping photo {self.paths[index]}: {width}x{height} px is below {MIN_SIDE} px", stacklevel=3)
+            return None
+        return view
+
+    def epoch_views(self, index: int, epochs: Sequence[int]) -> list[torch.Tensor] | None:
+        """Normalised views Tensor[3, h, w] of photo ``index`` in each of ``epochs`` (what ``__getitem__``
+        gives after ``set_epoch``), the photo decoded once: the head stage caches these. None when the
+        photo or any of these views cannot be used."""
+        image = self.load_photo(index)
+        views = [] if image is None else [self.view(image, index, epoch) for epoch in epochs]
+        if image is None or any(view is None for view in views):
+            return None
+        return [to_normalized_tensor(view) for view in views]
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        image = self.load_photo(index)
+        view = None if image is None else self.view(image, index, self.epoch)
+        if view is None:
             return None
         return {
             "image": to_normalized_tensor(view),
