@@ -49,8 +49,9 @@ def url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(url):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)  # expect() has its own 5 s default; set_default_timeout misses it
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
