@@ -63,6 +63,7 @@ def test_page_of_a_photo(session):
     assert len(ranking) == 10 and list(ranking["mean"]) == sorted(ranking["mean"], reverse=True)
     everything = [*page.distributions.values(), page.truth]
     assert max(dist.max() for dist in everything) <= page.histogram_top <= 1
+    assert "looks like it" not in page.summary  # this model predicts without a theme by its learned vector
 
 
 def test_benchmark_photo_shows_its_truth_beside_each_view(session):

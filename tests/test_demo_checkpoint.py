@@ -68,3 +68,22 @@ def test_full_resolution_follows_the_film_grain_that_a_resize_loses():
     assert mean["true"] > 1.0  # measured 1.085
     assert mean["full"] > mean["true"] / 3  # measured 0.425 (a share of 0.39; checkpoints/demo.md)
     assert mean["full"] > 2 * abs(mean["resize"])  # measured 0.069
+
+
+def test_demo_checkpoint_predicts_without_a_theme_by_the_themes_the_photo_looks_like(tmp_path):
+    """Without a theme: the themed predictions mixed by p(theme | photo) (no_theme="posterior"), and the
+    demo's summary names the themes the mixture leans on."""
+    from workbench.demo import DemoSession
+
+    predictor = Predictor.from_checkpoint(DEMO)
+    assert predictor.model.model_args["no_theme"] == "posterior"
+    example = sorted((REPO / "examples").glob("*.jpg"))[0]
+    features = predictor.features([example])
+    posterior = predictor.theme_posterior(features)[0]
+    assert posterior.shape == (16,) and abs(posterior.sum() - 1) < 1e-6 and posterior.max() < 0.99
+    mixture = posterior @ predictor.predict_all_themes(features)[0]
+    assert np.allclose(predictor.predict_from_features(features, None)[0], mixture, atol=1e-5)
+    session = DemoSession(predictor, max_photos=2, examples=REPO / "examples" / "examples.csv", folder=tmp_path)
+    summary = session.analyze(example).summary
+    likely = [predictor.theme_names[t] for t in np.argsort(-posterior, kind="stable")[:3]]
+    assert "looks like it" in summary and all(f"*{name}*" in summary for name in likely)

@@ -127,3 +127,90 @@ def test_in_mode_restores_each_modules_own_mode_even_on_error():
             assert model.head.training
             raise RuntimeError("a callback failed")
     assert model.training and not model.head.training
+
+
+# --- predicting without a theme: the themes' predictions mixed by p(theme | photo) (no_theme="posterior") ---
+
+
+def _separable_theme_features(model, photos=48, themes=4):
+    """Features whose first channel says the theme: a fitted classifier must read it."""
+    torch.manual_seed(1)
+    theme = torch.arange(photos) % themes
+    features = torch.randn(photos, model.backbone.feature_dim)
+    features[:, 0] += 4.0 * theme
+    return features, theme
+
+
+def test_the_posterior_option_adds_a_classifier_that_leaves_every_other_layer_as_before():
+    torch.manual_seed(0)
+    learned = build_model("compact", num_bins=10, num_themes=4, roi_size=8)
+    torch.manual_seed(0)
+    posterior = build_model("compact", num_bins=10, num_themes=4, roi_size=8, no_theme="posterior")
+    extra = set(posterior.state_dict()) - set(learned.state_dict())
+    assert extra and all(key.startswith("theme_classifier.") for key in extra)
+    assert all(torch.equal(value, posterior.state_dict()[key]) for key, value in learned.state_dict().items())
+    assert "no_theme" not in learned.model_args  # checkpoints of the learned path are as before
+    with pytest.raises(ValueError, match="'guess'"):
+        build_model("compact", num_themes=4, no_theme="guess")
+    with pytest.raises(ValueError, match="head_epochs"):
+        TrainConfig(no_theme="posterior", head_epochs=0)
+
+
+def test_fit_theme_classifier_learns_the_theme_and_leaves_the_global_random_state_alone():
+    from workbench.head_stage import fit_theme_classifier
+
+    model = build_model("compact", num_bins=10, num_themes=4, roi_size=8, no_theme="posterior").eval()
+    features, theme = _separable_theme_features(model)
+    with pytest.raises(ValueError, match="no fitted theme classifier"):
+        model.theme_posterior(features)
+    state = torch.get_rng_state()
+    losses = fit_theme_classifier(model.theme_classifier, features, theme, epochs=20, batch_size=8, lr=0.05)
+    assert torch.equal(state, torch.get_rng_state())
+    assert losses[-1] < 0.2 * losses[0]
+    assert (model.theme_posterior(features).argmax(1) == theme).float().mean() > 0.9
+    assert not any(p.requires_grad for p in model.theme_classifier.parameters())  # never moved by end-to-end steps
+
+
+def test_without_a_theme_the_prediction_is_the_mixture_of_the_themed_ones_by_the_posterior():
+    from workbench.head_stage import fit_theme_classifier
+
+    model = build_model("compact", num_bins=10, num_themes=4, roi_size=8, no_theme="posterior").eval()
+    features, theme = _separable_theme_features(model)
+    before = model.predict_from_features(features, torch.full_like(theme, -1))
+    fit_theme_classifier(model.theme_classifier, features, theme, epochs=5, batch_size=8, lr=0.05)
+    with torch.no_grad():
+        posterior = model.theme_posterior(features)
+        every = torch.stack([model.predict_from_features(features, torch.full_like(theme, t)) for t in range(4)], dim=1)
+        mixed = model.predict_from_features(features, torch.full_like(theme, -1))
+        some = torch.where(torch.arange(len(theme)) % 2 == 0, theme, torch.full_like(theme, -1))
+        half = model.predict_from_features(features, some)
+        logits = model.predict_from_features(features, None, return_logits=True)
+    expected = (posterior[:, :, None] * every).sum(1)
+    assert torch.allclose(mixed, expected, atol=1e-6)
+    assert not torch.allclose(mixed, before, atol=1e-3)  # the learned "no theme" vector is no longer used
+    assert torch.allclose(half[1::2], expected[1::2], atol=1e-6)  # rows without a theme: the mixture
+    assert torch.allclose(half[0::2], every[torch.arange(0, len(theme), 2), theme[0::2]], atol=1e-6)  # rows with one: as before
+    assert torch.allclose(torch.softmax(logits, 1), expected, atol=1e-6)
+
+
+def test_the_head_evaluates_every_theme_at_once_as_it_does_pair_by_pair():
+    model = build_model("compact", num_bins=10, num_themes=5, roi_size=8).eval()
+    features = torch.randn(3, model.backbone.feature_dim)
+    every = model.theme_branch(torch.arange(5), 5)
+    together = model.head.forward_all_themes(features, every)
+    for t in range(5):
+        assert torch.allclose(together[:, t], model.head(features, every[t].expand(3, -1)), atol=1e-5)
+
+
+def test_the_head_stage_fits_the_classifier_and_a_checkpoint_keeps_it(tiny_root, tiny_config, tmp_path):
+    from workbench.checkpoints import load_checkpoint, model_from_checkpoint
+    from workbench.train import train
+
+    config = tiny_config(tiny_root, tmp_path / "run", epochs=0, head_epochs=2, theme_dropout=0.3, no_theme="posterior")
+    train(config, progress=False)
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "run" / "best.pt")).eval()
+    assert model.model_args["no_theme"] == "posterior" and bool(model.theme_classifier.fitted)
+    assert model.theme_classifier.scale.ne(1).any()  # standardised by the cached features
+    features = torch.randn(2, model.backbone.feature_dim)
+    posterior = model.theme_posterior(features)
+    assert torch.allclose(posterior.sum(1), torch.ones(2)) and not torch.allclose(posterior, posterior[:, :1].expand_as(posterior))

@@ -25,6 +25,7 @@ from workbench.data.prepare import data_description, load_table, prepare_table  
 
 __all__ = ["AMP_DTYPES", "DATA_SOURCES", "RESUMABLE_CHANGES", "TrainConfig", "coerce_field", "data_description",
            "load_table", "prepare_table"]
+from workbench.model.heads import NO_THEME_MODES
 from workbench.model.roi import ROI_MODES
 
 # Fields that may differ between a run and its resume: they change how, not what, is trained.
@@ -60,6 +61,7 @@ class TrainConfig:
     freeze_stem: bool = False  # keep the full-resolution stem at its pre-trained weights (as Detectron2's FREEZE_AT): fine-tuning then runs the full-resolution part forward only (bench/RESULTS.md section 8: the cost)
     use_theme: bool = True  # feed the photo's theme (AVA challenge) through the theme branch (Sec. III-B)
     theme_dropout: float = 0.1  # probability a training photo's theme is replaced by -1, so one model predicts with and without it
+    no_theme: str = "learned"  # predicting without a theme: "learned" (a learned "no theme" vector, trained by theme dropout) or "posterior" (the themes' predictions mixed by p(theme | photo), a classifier fit in the head stage: needs head_epochs >= 1)
     # Input (Sec. III-A, IV-B, IV-D)
     canvas: int = 800  # side of the square canvas photos are zero-padded into (larger photos are downscaled to fit)
     transform: str = "full"  # "full" (pad + ROI, the paper) or the 299x299 ablations "resize", "resized_pad", "crop"
@@ -115,6 +117,9 @@ class TrainConfig:
             raise ValueError(f"config: num_workers must be >= 0, got {self.num_workers}")
         if not self.std_loss_weight >= 0:
             raise ValueError(f"config: std_loss_weight must be >= 0, got {self.std_loss_weight}")
+        _check_choice("no_theme", self.no_theme, NO_THEME_MODES)
+        if self.no_theme == "posterior" and not (self.use_theme and self.head_epochs >= 1):
+            raise ValueError("config: no_theme='posterior' needs use_theme=true and head_epochs >= 1 (the head stage fits the theme classifier)")
         if not 0 <= self.theme_dropout < 1:
             raise ValueError(f"config: theme_dropout must be in [0, 1), got {self.theme_dropout}")
         if not 0 <= self.val_fraction < 1:

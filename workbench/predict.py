@@ -256,6 +256,19 @@ class Predictor:
             result[start : start + m] = probabilities.reshape(m, themes, v, -1).mean(dim=2).double().cpu().numpy()
         return result
 
+    @torch.inference_mode()
+    def theme_posterior(self, features: Features, view: str | None = None) -> np.ndarray | None:
+        """p(theme | photo) ``[N, T]``, averaged over the views: which themes the model thinks each photo
+        belongs to, what its no-theme prediction mixes (``build_model(no_theme="posterior")``); None for a
+        model that predicts without a theme by its learned vector."""
+        classifier = self.model.theme_classifier
+        if classifier is None or not bool(classifier.fitted):
+            return None
+        features = self._one_transform(features, view)
+        n, v, d = features.values.shape
+        posterior = self.model.theme_posterior(features.values.reshape(n * v, d).to(self.device))
+        return posterior.reshape(n, v, -1).mean(dim=1).double().cpu().numpy()
+
     def predict(
         self,
         images: PhotoSource | Sequence[PhotoSource],

@@ -665,6 +665,7 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
     model = build_model(
         config.backbone, num_bins=train_set.num_bins, num_themes=num_themes, roi=config.roi,
         roi_size=config.roi_size, pretrained=config.pretrained, freeze_bn=config.freeze_bn,
+        no_theme=config.no_theme if num_themes else "learned",
     )  # fmt: skip
     if download_first and world.is_main:
         dist.barrier()

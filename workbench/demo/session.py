@@ -27,6 +27,9 @@ from workbench.explain import score_heat_map
 from workbench.predict import NO_THEME_NAME, Predictor, summarize
 
 
+GUESSED_THEMES = 3  # the summary names the themes a photo most looks like (models with no_theme="posterior")
+
+
 @dataclass(frozen=True)
 class PhotoState:
     """Per-session state: which photo is shown, under which theme (the features live in the cache)."""
@@ -169,7 +172,8 @@ class DemoSession:
         if state.benchmark is not None:
             truth_theme = theme if theme != NO_THEME_NAME else state.benchmark.attributes()["theme"]
             truth = state.benchmark.truth(truth_theme)
-        summary = self._summary(theme, distributions["full"], no_theme, truth, truth_theme)
+        guess = predictor.theme_posterior(cached.views["full"].features)
+        summary = self._summary(theme, distributions["full"], no_theme, truth, truth_theme, None if guess is None else guess[0])
         page = Page(
             state=state,
             theme=theme,
@@ -183,12 +187,16 @@ class DemoSession:
             page.movement = self._movement(state, page)
         return page
 
-    def _summary(self, theme, full, no_theme, truth, truth_theme) -> str:
+    def _summary(self, theme, full, no_theme, truth, truth_theme, theme_guess=None) -> str:
         with_theme, without = summarize(full), summarize(no_theme)
         lines = [
             f"### Predicted mean score: {with_theme['mean']:.3f} (std {with_theme['std']:.3f}) under theme *{theme}*",
             f"Without a theme: {without['mean']:.3f} (std {without['std']:.3f}). Full view, scores 1–{self.predictor.num_bins}.",
         ]
+        if theme_guess is not None:  # the no-theme prediction mixes the themes by this guess
+            likely = np.argsort(-theme_guess, kind="stable")[:GUESSED_THEMES]
+            names = ", ".join(f"*{self.predictor.theme_names[t]}* {theme_guess[t]:.0%}" for t in likely)
+            lines.append(f"Without a theme the model weighs each theme by how much the photo looks like it: {names}, …")
         if truth is not None:
             true = summarize(truth)
             lines.append(

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from workbench.model.backbones import create_backbone
-from workbench.model.heads import DistributionHead, ThemeBranch
+from workbench.model.heads import NO_THEME, NO_THEME_MODES, DistributionHead, ThemeBranch, ThemeClassifier
 
 
 class AestheticModel(nn.Module):
@@ -25,6 +25,8 @@ class AestheticModel(nn.Module):
         self.num_bins = num_bins
         self.num_themes = num_themes
         self.model_args = dict(model_args)
+        posterior = model_args.get("no_theme", "learned") == "posterior" and num_themes > 0
+        self.theme_classifier = ThemeClassifier(backbone.feature_dim, num_themes) if posterior else None
 
     def features(self, images: Tensor, sizes: Tensor) -> Tensor:
         """The visual feature ``Tensor[B, feature_dim]``: the expensive, theme-independent part."""
@@ -42,9 +44,33 @@ class AestheticModel(nn.Module):
         The softmax runs in float32 under any autocast (CUDA's does so by itself, CPU's would not):
         distributions feed the EMD loss and the metrics, where bf16's 3 digits are too coarse.
         """
+        if self.theme_classifier is not None and bool(self.theme_classifier.fitted):
+            return self._predict_with_theme_posterior(features, themes, return_logits)
         theme_features = self.theme_branch(themes, features.shape[0])
         logits = self.head(features, theme_features)
         return logits if return_logits else torch.softmax(logits.float(), dim=1)
+
+    def theme_posterior(self, features: Tensor) -> Tensor:
+        """p(theme | photo) ``[B, num_themes]`` from the fitted theme classifier (``no_theme="posterior"``)."""
+        if self.theme_classifier is None or not bool(self.theme_classifier.fitted):
+            raise ValueError("this model has no fitted theme classifier (build_model(no_theme='posterior'), fit in the head stage)")
+        return torch.softmax(self.theme_classifier(features).float(), dim=1)
+
+    def _predict_with_theme_posterior(self, features: Tensor, themes: Tensor | None, return_logits: bool) -> Tensor:
+        """Rows with a theme as usual; rows without (-1, or themes None): sum_t p(t | photo) p(score | photo, t).
+        Logits of the mixture are its log-probabilities (their softmax is the mixture)."""
+        count = features.shape[0]
+        themes = torch.full((count,), NO_THEME, dtype=torch.long, device=features.device) if themes is None else themes
+        known = themes != NO_THEME
+        logits = self.head(features, self.theme_branch(themes, count)).float()
+        out = torch.log_softmax(logits, dim=1) if return_logits else torch.softmax(logits, dim=1)
+        if known.all():
+            return out
+        unknown = features[~known]
+        every_theme = self.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
+        per_theme = torch.softmax(self.head.forward_all_themes(unknown, every_theme).float(), dim=2)  # [U, T, K]
+        mixture = torch.einsum("ut,utk->uk", self.theme_posterior(unknown), per_theme)
+        return out.masked_scatter(~known[:, None], mixture.clamp_min(1e-12).log() if return_logits else mixture)
 
     def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
         """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None."""
@@ -100,6 +126,7 @@ def build_model(
     hidden_dim: int = 512,
     dropout: float = 0.5,
     freeze_bn: bool = False,
+    no_theme: str = "learned",
     **backbone_kwargs,
 ) -> AestheticModel:
     """Build the theme-aware full-resolution model.
@@ -111,17 +138,25 @@ def build_model(
     pretrained: ImageNet weights (Inception-v3: torchvision's weights API, never in tests;
         EfficientNet-Lite0: the installed package's file, no network).
     freeze_bn: replace BatchNorm by frozen BatchNorm (the paper's recipe for Inception-v3).
+    no_theme: how a photo without a theme (-1) is predicted: ``"learned"``, a learned "no theme" vector in
+        the theme branch (theme dropout trains it); ``"posterior"``, once the head stage has fit the theme
+        classifier, the mixture of the photo's predictions under every theme weighted by p(theme | photo)
+        (until then, the learned vector). Only with themes.
     """
     if num_bins < 2:
         raise ValueError(f"num_bins must be >= 2, got {num_bins}")
     if num_themes < 0:
         raise ValueError(f"num_themes must be >= 0, got {num_themes}")
+    if no_theme not in NO_THEME_MODES:
+        raise ValueError(f"no_theme must be one of {NO_THEME_MODES}, got {no_theme!r}")
     chosen_roi_size = {} if roi_size is None else {"roi_size": roi_size}  # else the backbone's own
     visual = create_backbone(backbone, roi=roi, pretrained=pretrained, **chosen_roi_size, **backbone_kwargs)
     args = dict(
         backbone=backbone, num_bins=num_bins, num_themes=num_themes, roi=roi, roi_size=visual.roi_size,
         theme_dim=theme_dim, hidden_dim=hidden_dim, dropout=dropout, freeze_bn=freeze_bn, **backbone_kwargs,
     )  # fmt: skip
+    if no_theme != "learned":
+        args["no_theme"] = no_theme  # only when set: checkpoints written before this option load unchanged
     args.update(visual.rebuild_args)  # what the weights need, so a checkpoint rebuilds without them
     model = AestheticModel(visual, num_bins, num_themes, theme_dim, hidden_dim, dropout, args)
     if freeze_bn:
