@@ -377,3 +377,29 @@ def test_a_frozen_stem_batchnorm_is_folded_into_its_convolution_exactly(name):
     reference.square().sum().backward()
     assert torch.allclose(folded, reference, atol=1e-4, rtol=1e-4)
     assert torch.allclose(folded_grad, conv.weight.grad, atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("backbone", "pretrained"), [("inception_v3", False), ("efficientnet_lite0", True)])
+def test_the_stems_last_activation_after_roi_max_pooling_gives_the_same_features_and_gradients(backbone, pretrained, monkeypatch):
+    """ReLU / ReLU6 commute with max pooling, so running the stem's last one on the pooled map (one
+    full-resolution pass fewer, forward and backward) changes no feature and no gradient."""
+    torch.manual_seed(0)
+    model = build_model(backbone, num_bins=10, roi_size=35, pretrained=pretrained, freeze_bn=pretrained)
+    model = model.eval() if pretrained else calibrated(model, canvas=96)
+    batch, targets = small_batch()
+    seen = []  # the spatial shape each stem activation runs on
+    original = backbones.split_activation
+
+    def recording(layer):
+        pre_activation, activation = original(layer)
+        return pre_activation, (lambda x: seen.append(tuple(x.shape[-2:])) or activation(x))
+
+    monkeypatch.setattr(backbones, "split_activation", recording)
+    after = features_and_gradients(model, batch, targets)
+    assert seen[-1] == (35, 35)  # the last activation ran on the ROI-pooled map
+    monkeypatch.setattr(RoiBackbone, "activate_after_max_pooling", False)
+    seen.clear()
+    before = features_and_gradients(model, batch, targets)
+    assert seen[-1][0] > 35  # ... and here on the stem's full-resolution output
+    assert relative_difference(after[0], before[0]) <= 1e-6
+    assert relative_difference(after[1], before[1]) <= 1e-6

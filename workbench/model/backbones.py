@@ -223,6 +223,12 @@ class RoiBackbone(nn.Module):
             sizes = geometry.output_sizes(sizes)
         return sizes
 
+    # The stem's last activation (ReLU / ReLU6) runs on the ROI-max-pooled map instead of the full-resolution
+    # one: both are non-decreasing, so max(f(x)) = f(max(x)) over every bin, and f >= f(0) = 0 keeps the
+    # zeroed strips as harmless as before. The same features and gradients (but at ties), and one fewer
+    # full-resolution pass forward and backward (bench/RESULTS.md section 8). False: the plain order.
+    activate_after_max_pooling = True
+
     def pooled_regions(self, images: Tensor, sizes: Tensor) -> Tensor:
         """Tensor[B, C, roi_size, roi_size]: each photo's stem features, pooled over its own region.
 
@@ -236,19 +242,24 @@ class RoiBackbone(nn.Module):
         x = self.input_transform(images)
         if self._input_reach:
             zero_border_strips_(x, sizes, self._input_reach)  # the images need no gradient
+        after_pooling = None
         for layer, geometry, reach in zip(self.stem, self._geometry, self._reaches):
             pre_activation, activation = split_activation(layer)
             x = pre_activation(x)
             sizes = geometry.output_sizes(sizes)
+            ends_stem = layer is self.stem[-1] and self.roi == "pool"
             if activation is None:
                 if reach:  # out of place; before ROI max pooling -inf, not 0 (fill_padding says why)
-                    ends_stem = layer is self.stem[-1] and self.roi == "pool"
                     x = fill_padding(x, sizes.to(x.device), -math.inf) if ends_stem else mask_padding(x, sizes.to(x.device))
             else:
                 if reach:  # 0 before a valid convolution: it reads nothing beyond the region
                     zero_border_strips_(x, sizes, reach)
-                x = activation(x)
-        return pool_regions(x, sizes, self.roi_size, self.roi)
+                if ends_stem and self.activate_after_max_pooling:
+                    after_pooling = activation
+                else:
+                    x = activation(x)
+        pooled = pool_regions(x, sizes, self.roi_size, self.roi)
+        return pooled if after_pooling is None else after_pooling(pooled)
 
     def forward(self, images: Tensor, sizes: Tensor) -> Tensor:
         """images Tensor[B, 3, H, W] (padded), sizes Tensor[B, 2] (h, w) -> features Tensor[B, feature_dim]."""
