@@ -54,6 +54,7 @@ def test_pretrained_cost():
         "RATIO train time Pad+ROI / Resize-224 [efficientnet_lite0]:",
         "RATIO train, frozen stem time Pad+ROI / Resize-224 [efficientnet_lite0]:",
         "RATIO infer time Pad+ROI / Resize-224 [efficientnet_lite0]:",
+        "RATIO train time Pad+ROI, stem activation after / before ROI max pooling:",
         "GOAL full-resolution training cost",
     )
 
