@@ -261,8 +261,7 @@ class Predictor:
         """p(theme | photo) ``[N, T]``, averaged over the views: which themes the model thinks each photo
         belongs to, what its no-theme prediction mixes (``build_model(no_theme="posterior")``); None for a
         model that predicts without a theme by its learned vector."""
-        classifier = self.model.theme_classifier
-        if classifier is None or not bool(classifier.fitted):
+        if not self.model.has_theme_posterior:
             return None
         features = self._one_transform(features, view)
         n, v, d = features.values.shape

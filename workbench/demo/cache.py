@@ -49,6 +49,7 @@ class CachedPhoto:
     fitted_size: tuple[int, int]  # (w, h) after fitting within the canvas: the ROI on the canvas
     under_every_theme: dict[str, np.ndarray]  # transform -> [T, K]: the ranking and the histograms' y scale
     photo: Image.Image  # the fitted RGB photo (the canvas preview and the heat map are drawn on it)
+    theme_guess: np.ndarray | None = None  # p(theme | photo) [T], full view; None: the model has no theme classifier
 
 
 class FeatureCache:

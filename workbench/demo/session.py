@@ -115,7 +115,8 @@ class DemoSession:
             image = self.view_image(photo, view)
             views[view] = CachedView(features.select(view), thumbnail(image), image.size)
         under_every_theme = {view: predictor.predict_all_themes(cached.features)[0] for view, cached in views.items()}
-        entry = CachedPhoto(key, views, info, photo.size, under_every_theme, photo)
+        guess = predictor.theme_posterior(views["full"].features)
+        entry = CachedPhoto(key, views, info, photo.size, under_every_theme, photo, None if guess is None else guess[0])
         self.cache.put(entry)
         return entry
 
@@ -172,8 +173,7 @@ class DemoSession:
         if state.benchmark is not None:
             truth_theme = theme if theme != NO_THEME_NAME else state.benchmark.attributes()["theme"]
             truth = state.benchmark.truth(truth_theme)
-        guess = predictor.theme_posterior(cached.views["full"].features)
-        summary = self._summary(theme, distributions["full"], no_theme, truth, truth_theme, None if guess is None else guess[0])
+        summary = self._summary(theme, distributions["full"], no_theme, truth, truth_theme, cached.theme_guess)
         page = Page(
             state=state,
             theme=theme,

@@ -44,15 +44,21 @@ class AestheticModel(nn.Module):
         The softmax runs in float32 under any autocast (CUDA's does so by itself, CPU's would not):
         distributions feed the EMD loss and the metrics, where bf16's 3 digits are too coarse.
         """
-        if self.theme_classifier is not None and bool(self.theme_classifier.fitted):
+        if self.has_theme_posterior:
             return self._predict_with_theme_posterior(features, themes, return_logits)
         theme_features = self.theme_branch(themes, features.shape[0])
         logits = self.head(features, theme_features)
         return logits if return_logits else torch.softmax(logits.float(), dim=1)
 
+    @property
+    def has_theme_posterior(self) -> bool:
+        """True once the head stage has fit the theme classifier (``no_theme="posterior"``): photos without a
+        theme are then predicted as the themes' mixture, else by the learned "no theme" vector."""
+        return self.theme_classifier is not None and bool(self.theme_classifier.fitted)
+
     def theme_posterior(self, features: Tensor) -> Tensor:
         """p(theme | photo) ``[B, num_themes]`` from the fitted theme classifier (``no_theme="posterior"``)."""
-        if self.theme_classifier is None or not bool(self.theme_classifier.fitted):
+        if not self.has_theme_posterior:
             raise ValueError("this model has no fitted theme classifier (build_model(no_theme='posterior'), fit in the head stage)")
         return torch.softmax(self.theme_classifier(features).float(), dim=1)
 
@@ -61,16 +67,17 @@ class AestheticModel(nn.Module):
         Logits of the mixture are its log-probabilities (their softmax is the mixture)."""
         count = features.shape[0]
         themes = torch.full((count,), NO_THEME, dtype=torch.long, device=features.device) if themes is None else themes
+        theme_features = self.theme_branch(themes, count)  # checks the ids; the head runs on themed rows only
         known = themes != NO_THEME
-        logits = self.head(features, self.theme_branch(themes, count)).float()
-        out = torch.log_softmax(logits, dim=1) if return_logits else torch.softmax(logits, dim=1)
-        if known.all():
-            return out
-        unknown = features[~known]
-        every_theme = self.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
-        per_theme = torch.softmax(self.head.forward_all_themes(unknown, every_theme).float(), dim=2)  # [U, T, K]
-        mixture = torch.einsum("ut,utk->uk", self.theme_posterior(unknown), per_theme)
-        return out.masked_scatter(~known[:, None], mixture.clamp_min(1e-12).log() if return_logits else mixture)
+        probabilities = torch.empty(count, self.num_bins, device=features.device)
+        if known.any():
+            probabilities[known] = torch.softmax(self.head(features[known], theme_features[known]).float(), dim=1)
+        if not known.all():
+            unknown = features[~known]
+            every_theme = self.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
+            per_theme = torch.softmax(self.head.forward_all_themes(unknown, every_theme).float(), dim=2)  # [U, T, K]
+            probabilities[~known] = torch.einsum("ut,utk->uk", self.theme_posterior(unknown), per_theme)
+        return probabilities.clamp_min(1e-12).log() if return_logits else probabilities
 
     def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
         """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None."""
