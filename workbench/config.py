@@ -25,7 +25,7 @@ from workbench.data.prepare import data_description, load_table, prepare_table  
 
 __all__ = ["AMP_DTYPES", "DATA_SOURCES", "RESUMABLE_CHANGES", "TrainConfig", "coerce_field", "data_description",
            "load_table", "prepare_table"]
-from workbench.model.heads import NO_THEME_MODES
+from workbench.model.heads import HEAD_TYPES, NO_THEME_MODES
 from workbench.model.roi import ROI_MODES
 
 # Fields that may differ between a run and its resume: they change how, not what, is trained.
@@ -35,6 +35,7 @@ RESUMABLE_CHANGES = frozenset({
 })  # fmt: skip
 AMP_DTYPES = ("auto", "bfloat16", "float16")  # names of torch dtypes; "auto": the device decides (runtime)
 HEAD_OPTIMIZERS = ("sgd", "adamw")  # the head stage's optimizers (workbench.head_stage.fit_head)
+HEAD_TARGETS = ("votes", "every_theme")  # what the head stage fits (TrainConfig.head_targets)
 
 
 @dataclass
@@ -62,6 +63,10 @@ class TrainConfig:
     use_theme: bool = True  # feed the photo's theme (AVA challenge) through the theme branch (Sec. III-B)
     theme_dropout: float = 0.1  # probability a training photo's theme is replaced by -1, so one model predicts with and without it
     no_theme: str = "learned"  # predicting without a theme: "learned" (a learned "no theme" vector, trained by theme dropout) or "posterior" (the themes' predictions mixed by p(theme | photo), a classifier fit in the head stage: needs head_epochs >= 1)
+    head: str = "concat"  # how the theme enters the head: "concat" (theme feature concatenated, the paper) or "film" (the theme scales and shifts the hidden layer; heads.FilmHead)
+    grid_channels: int = 32  # head "film": channels each spatial grid cell is projected to
+    spatial_grid: bool = False  # efficientnet_lite0: add a coarse spatial grid of the last stages to the feature (keeps where things are: composition)
+    view_heads: str = ""  # comma-separated other transforms ("resize,resized_pad,crop") that get their own head in the head stage, trained on that view's features (the paper's Table III trains one model per transform)
     # Input (Sec. III-A, IV-B, IV-D)
     canvas: int = 800  # side of the square canvas photos are zero-padded into (larger photos are downscaled to fit)
     transform: str = "full"  # "full" (pad + ROI, the paper) or the 299x299 ablations "resize", "resized_pad", "crop"
@@ -73,6 +78,7 @@ class TrainConfig:
     head_lr: float | None = None  # learning rate of the head stage; None = lr_head
     std_loss_weight: float = 0.0  # weight of the auxiliary squared error of the distribution's std (losses.std_loss); 0 = the paper's EMD alone
     head_optimizer: str = "sgd"  # head stage: "sgd" (momentum, as the paper) or "adamw" (measured better on cached features: checkpoints/demo.md)
+    head_targets: str = "votes"  # head stage: "votes" (each photo's own votes, under its own theme: the paper, AVA) or "every_theme" (SYNTHETIC benchmark only: each photo's noise-free vote distribution under every theme, data.synth.truth_under_every_theme)
     epochs: int = 30  # end-to-end training epochs (after the head stage, if any)
     batch_size: int = 16  # photos per step (per process under DDP)
     lr_backbone: float = 1e-3  # SGD learning rate of the convolutional layers
@@ -103,6 +109,19 @@ class TrainConfig:
         _check_choice("roi", self.roi, ROI_MODES)
         _check_choice("amp_dtype", self.amp_dtype, AMP_DTYPES)
         _check_choice("head_optimizer", self.head_optimizer, HEAD_OPTIMIZERS)
+        _check_choice("head_targets", self.head_targets, HEAD_TARGETS)
+        _check_choice("head", self.head, HEAD_TYPES)
+        unknown_views = [view for view in self.view_head_names if view not in TRANSFORMS or view == self.transform]
+        if unknown_views:
+            raise ValueError(f"config: view_heads must name transforms from {TRANSFORMS} other than transform={self.transform!r}, got {unknown_views}")
+        if (self.view_heads or self.head_targets != "votes") and self.head_epochs < 1:
+            raise ValueError("config: view_heads and head_targets='every_theme' are trained in the head stage: set head_epochs >= 1")
+        if self.head_targets == "every_theme" and not self.use_theme:
+            raise ValueError("config: head_targets='every_theme' needs use_theme=true")
+        if self.spatial_grid and self.backbone != "efficientnet_lite0":
+            raise ValueError(f"config: spatial_grid is an option of the efficientnet_lite0 backbone, not {self.backbone!r}")
+        if self.grid_channels < 1:
+            raise ValueError(f"config: grid_channels must be >= 1, got {self.grid_channels}")
         for name in ("batch_size", "lr_step_epochs", "head_views"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1, got {getattr(self, name)}")
@@ -169,6 +188,11 @@ class TrainConfig:
             return cls.from_dict({**values, **overrides})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path}: {error}") from None
+
+    @property
+    def view_head_names(self) -> list[str]:
+        """``view_heads`` as a list of transform names."""
+        return [name.strip() for name in self.view_heads.split(",") if name.strip()]
 
     def to_yaml(self, path: str | os.PathLike | None = None) -> str:
         """The config as YAML text; written to ``path`` when given."""

@@ -11,8 +11,11 @@ View ``k`` of a training photo is exactly the augmentation the dataset gives it 
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,6 +78,36 @@ def extract_features(
     return features, loaded
 
 
+def features_fingerprint(model: AestheticModel, dataset: AestheticDataset, views: int) -> str:
+    """A digest of everything ``extract_features`` depends on: the photos (paths, in order), their views
+    (transform, canvas, augmentation, seed, how many) and the backbone (its arguments and weights)."""
+    digest = hashlib.sha256()
+    digest.update(repr((dataset.paths, dataset.transform, dataset.canvas, dataset.augment, dataset.seed, dataset.train, views)).encode())
+    digest.update(repr(sorted((k, v) for k, v in model.model_args.items() if k not in ("view_heads", "head", "grid_channels", "no_theme"))).encode())
+    for name, tensor in model.backbone.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_features(path: Path | None, fingerprint: str, compute: Callable[[], tuple[Tensor, Tensor]], write: bool = True) -> tuple[Tensor, Tensor]:
+    """``compute()`` once: the head stage's features are saved at ``path`` with ``fingerprint`` (atomically:
+    a temporary file, then a rename) and read back by a later run whose fingerprint matches, e.g. a run
+    killed after its hour of feature extraction, or the same backbone's features with another head recipe.
+    Read with ``weights_only=True``; a file with another fingerprint is recomputed and replaced."""
+    if path is not None and path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved.get("fingerprint") == fingerprint:
+            return saved["features"], saved["loaded"]
+    features, loaded = compute()
+    if path is not None and write:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        torch.save({"fingerprint": fingerprint, "features": features, "loaded": loaded}, temporary)
+        os.replace(temporary, path)
+    return features, loaded
+
+
 @contextmanager
 def in_mode(module: nn.Module, training: bool) -> Iterator[nn.Module]:
     """``module.train(training)`` inside the block, then every submodule's own mode back: restoring with
@@ -106,21 +139,32 @@ def fit_head(
     on_epoch: Callable[[int, float], None] | None = None,
     optimizer: str = "sgd",
     std_weight: float = 0.0,
+    view: str | None = None,
 ) -> list[float]:
     """Train ``model.theme_branch`` and ``model.head`` on cached features; returns the loss per epoch.
 
-    features [N, V, D], loaded [N, V] (``extract_features``), targets [N, K], themes [N] (-1: none).
+    features [N, V, D], loaded [N, V] (``extract_features``), themes [N] (-1: none), and targets either
+    [N, K] (each photo's votes under its own theme) or [N, T, K] (its distribution under every theme,
+    ``head_targets="every_theme"``: each step then fits every (photo, theme) pair, the visual part of the
+    head run once per photo, and there is no theme to drop).
     Each epoch visits every loaded (photo, view) pair once in a seeded order; theme dropout replaces a
     theme by -1 with probability ``theme_dropout``. SGD with momentum (or AdamW), the learning rate halved at
     1/2 and 3/4 of the epochs. The backbone is not touched. ``on_epoch(epoch, loss)`` is called after
     each epoch with the whole model in eval mode (a notebook validates and draws the falling loss live
     with it); training then resumes in train mode, and every module leaves in the mode it came in.
+    view: train the head of that view (``AestheticModel.view_heads``) instead of the model's own.
     """
-    photo, view = loaded.nonzero(as_tuple=True)
+    photo, view_index = loaded.nonzero(as_tuple=True)
     if len(photo) == 0:
         raise ValueError("head stage: no training photo could be loaded")
-    device = next(model.head.parameters()).device
-    parameters = [p for module in (model.theme_branch, model.head) for p in module.parameters()]
+    heads = model.heads_for(view)
+    every_theme = targets.ndim == 3
+    if every_theme and targets.shape[1] != model.num_themes:
+        raise ValueError(f"head stage: targets under every theme must be [N, {model.num_themes}, K], got {tuple(targets.shape)}")
+    if hasattr(heads.head, "fit_standardisation"):
+        heads.head.fit_standardisation(features[photo, view_index].float())
+    device = next(heads.head.parameters()).device
+    parameters = [p for module in (heads.theme_branch, heads.head) for p in module.parameters()]
     if optimizer not in HEAD_OPTIMIZERS:
         raise ValueError(f"head stage: optimizer must be one of {HEAD_OPTIMIZERS}, got {optimizer!r}")
     if optimizer == "adamw":
@@ -130,17 +174,24 @@ def fit_head(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(step, [epochs // 2, (3 * epochs) // 4], gamma=0.5)
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    with in_mode(model.theme_branch, True), in_mode(model.head, True):
-        for _ in tqdm(range(epochs), desc="head stage: training the head", disable=not progress, leave=False, dynamic_ncols=True):
+    every_theme_id = torch.arange(model.num_themes, device=device)
+    with in_mode(heads.theme_branch, True), in_mode(heads.head, True):
+        for _ in tqdm(range(epochs), desc=f"head stage: training the {view or 'model'}'s head", disable=not progress, leave=False, dynamic_ncols=True):
             order = torch.randperm(len(photo), generator=generator)
             dropped = torch.rand(len(photo), generator=generator) < theme_dropout
             total = torch.zeros((), dtype=torch.float64)
             for start in range(0, len(order), batch_size):
                 chosen = order[start : start + batch_size]
                 rows = photo[chosen]
-                batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
-                pred = model.predict_from_features(features[rows, view[chosen]].to(device), batch_themes.to(device))
-                loss = training_loss(pred, targets[rows].to(device), r=emd_r, std_weight=std_weight)
+                batch_features = features[rows, view_index[chosen]].to(device)
+                if every_theme:
+                    logits = heads.head.forward_all_themes(batch_features, heads.theme_branch(every_theme_id, model.num_themes))
+                    pred = torch.softmax(logits.float(), dim=2).flatten(0, 1)  # [B * T, K], rows as the targets'
+                    loss = training_loss(pred, targets[rows].flatten(0, 1).to(device), r=emd_r, std_weight=std_weight)
+                else:
+                    batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
+                    pred = model.predict_from_features(batch_features, batch_themes.to(device), view=view)
+                    loss = training_loss(pred, targets[rows].to(device), r=emd_r, std_weight=std_weight)
                 step.zero_grad(set_to_none=True)
                 loss.backward()
                 step.step()
@@ -150,8 +201,8 @@ def fit_head(
             if on_epoch is not None:
                 with in_mode(model, False):  # a callback validates the head as a prediction would see it
                     on_epoch(len(losses), losses[-1])
-    if model.theme_classifier is not None:
-        fit_theme_classifier(model.theme_classifier, features[photo, view], themes[photo], seed=seed, progress=progress)
+    if heads.theme_classifier is not None:
+        fit_theme_classifier(heads.theme_classifier, features[photo, view_index], themes[photo], seed=seed, progress=progress)
     return losses
 
 

@@ -233,7 +233,7 @@ class Predictor:
         n, v, d = features.values.shape
         theme_ids = self.theme_ids(themes, n).repeat_interleave(v).to(self.device)
         values = features.values.reshape(n * v, d).to(self.device)
-        probabilities = self.model.predict_from_features(values, theme_ids)
+        probabilities = self.model.predict_from_features(values, theme_ids, view=features.transforms[0])
         return probabilities.reshape(n, v, -1).mean(dim=1).double().cpu().numpy()
 
     @torch.inference_mode()
@@ -252,7 +252,7 @@ class Predictor:
             chunk = features.values[start : start + photos_per_chunk].to(self.device)
             m = chunk.shape[0]
             values = chunk[:, None].expand(m, themes, v, d).reshape(m * themes * v, d)
-            probabilities = self.model.predict_from_features(values, theme_ids.repeat(m))
+            probabilities = self.model.predict_from_features(values, theme_ids.repeat(m), view=features.transforms[0])
             result[start : start + m] = probabilities.reshape(m, themes, v, -1).mean(dim=2).double().cpu().numpy()
         return result
 
@@ -261,11 +261,11 @@ class Predictor:
         """p(theme | photo) ``[N, T]``, averaged over the views: which themes the model thinks each photo
         belongs to, what its no-theme prediction mixes (``build_model(no_theme="posterior")``); None for a
         model that predicts without a theme by its learned vector."""
-        if not self.model.has_theme_posterior:
-            return None
         features = self._one_transform(features, view)
+        if not self.model.has_theme_posterior_for(self.model.heads_for(features.transforms[0])):
+            return None
         n, v, d = features.values.shape
-        posterior = self.model.theme_posterior(features.values.reshape(n * v, d).to(self.device))
+        posterior = self.model.theme_posterior(features.values.reshape(n * v, d).to(self.device), view=features.transforms[0])
         return posterior.reshape(n, v, -1).mean(dim=1).double().cpu().numpy()
 
     def predict(

@@ -56,7 +56,8 @@ from workbench.data.batching import EpochBatchSampler  # noqa: F401 - moved to d
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model, split_features
-from workbench.head_stage import dataset_themes, extract_features, fit_head
+from workbench.data.synth import truth_under_every_theme
+from workbench.head_stage import cached_features, dataset_themes, extract_features, features_fingerprint, fit_head
 from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
 from workbench.metrics import evaluate
@@ -468,21 +469,48 @@ class Trainer:
         finally:
             self.backbone_frozen, self.frozen_val_features = False, None
 
+    def head_features(self, dataset: AestheticDataset) -> tuple[torch.Tensor, torch.Tensor]:
+        """``extract_features`` of ``head_views`` views of each photo, cached under ``out_dir/head_features``
+        (``head_stage.cached_features``: a killed or repeated run with the same photos and backbone reads them)."""
+        config = self.config
+        path = Path(config.out_dir) / "head_features" / f"{dataset.split}-{dataset.transform}.pt"
+        compute = lambda: extract_features(  # noqa: E731
+            self.model, dataset, config.head_views, config.batch_size, self.device, self.options,
+            self.num_workers, progress=self.progress and self.is_main,
+        )  # fmt: skip
+        return cached_features(path, features_fingerprint(self.model, dataset, config.head_views), compute, write=self.is_main)
+
+    def head_targets(self) -> torch.Tensor:
+        """The head stage's targets: the photos' own votes ``[N, K]``, or (``head_targets="every_theme"``, the
+        synthetic benchmark) their noise-free distributions under every theme ``[N, T, K]``."""
+        if self.config.head_targets == "votes":
+            return self.train_set.targets
+        if not self.train_set.table.attrs.get("synthetic", False):
+            raise ValueError("head_targets='every_theme' needs the synthetic benchmark (its labels know every theme's truth)")
+        return torch.from_numpy(truth_under_every_theme(self.train_set.table, self.train_set.theme_names)).float()
+
     def _train_head(self) -> None:
         config, started = self.config, time.perf_counter()
         head_lr = config.lr_head if config.head_lr is None else config.head_lr
-        features, loaded = extract_features(
-            self.model, self.train_set, config.head_views, config.batch_size, self.device, self.options,
-            self.num_workers, progress=self.progress and self.is_main,
+        features, loaded = self.head_features(self.train_set)
+        targets, themes = self.head_targets(), dataset_themes(self.train_set, config.use_theme)
+        fit = functools.partial(
+            fit_head, targets=targets, themes=themes, epochs=config.head_epochs, batch_size=config.batch_size, lr=head_lr,
+            momentum=config.momentum, weight_decay=config.weight_decay, theme_dropout=config.theme_dropout,
+            emd_r=config.emd_r, seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main,
+            optimizer=config.head_optimizer, std_weight=config.std_loss_weight,
         )  # fmt: skip
-        losses = fit_head(
-            self.model, features, loaded, self.train_set.targets, dataset_themes(self.train_set, config.use_theme),
-            epochs=config.head_epochs, batch_size=config.batch_size, lr=head_lr, momentum=config.momentum,
-            weight_decay=config.weight_decay, theme_dropout=config.theme_dropout, emd_r=config.emd_r,
-            seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main, optimizer=config.head_optimizer,
-            std_weight=config.std_loss_weight,
+        losses = fit(
+            self.model, features, loaded,
             on_epoch=lambda epoch, loss: [hook.after_head_epoch(self, epoch, loss) for hook in self.hooks],
         )  # fmt: skip
+        for view in config.view_head_names:  # each other view's own head, on that view's features of the same photos
+            view_set = AestheticDataset(
+                self.train_set.table, "train", view, transform_canvas(view, config.canvas), train=True,
+                augment=config.augment, seed=config.seed,
+            )  # fmt: skip
+            view_features, view_loaded = self.head_features(view_set)
+            fit(self.model, view_features, view_loaded, view=view)
         self.history.append({
             "epoch": 0, "stage": HEAD_STAGE, "train_loss": losses[-1], "lr": head_lr,
             "seconds": time.perf_counter() - started, "images": int(loaded.sum()),
@@ -665,7 +693,8 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
     model = build_model(
         config.backbone, num_bins=train_set.num_bins, num_themes=num_themes, roi=config.roi,
         roi_size=config.roi_size, pretrained=config.pretrained, freeze_bn=config.freeze_bn,
-        no_theme=config.no_theme if num_themes else "learned",
+        no_theme=config.no_theme if num_themes else "learned", head=config.head, grid_channels=config.grid_channels,
+        view_heads=config.view_head_names, **({"spatial_grid": True} if config.spatial_grid else {}),
     )  # fmt: skip
     if download_first and world.is_main:
         dist.barrier()

@@ -435,6 +435,37 @@ def expected_distribution(attributes: dict[str, Any], theme: int | str | None = 
     return _distribution(theme_quality(attributes, theme), generic_quality(attributes), spread, theme)
 
 
+TRUTH_COLUMNS_EXCLUDED = ("gt_quality", "gt_generic_quality", "gt_image_noise", "gt_mean", "gt_std")  # scores, not attributes
+
+
+def attributes_of_row(row: Any) -> dict[str, Any]:
+    """A labels.csv row (a mapping with ``theme``, ``width``, ``height`` and the ``gt_*`` columns) -> the
+    photo's attributes, as ``sample_attributes`` gives them: what ``expected_distribution`` reads."""
+    attributes = {key[3:]: row[key] for key in row.keys() if str(key).startswith("gt_") and key not in TRUTH_COLUMNS_EXCLUDED}
+    attributes.update(theme=row["theme"], width=int(row["width"]), height=int(row["height"]))
+    return attributes
+
+
+def truth_under_every_theme(table: pd.DataFrame, themes: Sequence[str] | None = None) -> np.ndarray:
+    """Noise-free vote distributions ``[N, T, 10]`` of a benchmark table's photos judged under each theme.
+
+    Why: the benchmark knows how every theme's voters would score every photo, which AVA never shows
+    (one challenge per photo). A recipe may learn each theme's criterion from these (the demo model does,
+    ``TrainConfig.head_targets``), and an evaluation can ask how far a theme switch moves the truth.
+    themes: names in the order of the model's theme ids (default: ``theme_names()``).
+    """
+    missing = [column for column in ("theme", "width", "height", "gt_sharpness", "gt_thirds") if column not in table.columns]
+    if missing:
+        raise ValueError(f"the table has no {missing} columns: the truth under every theme needs the synthetic benchmark's labels")
+    themes = list(theme_names() if themes is None else themes)
+    truth = np.empty((len(table), len(themes), NUM_BINS))
+    for row_index, (_, row) in enumerate(table.iterrows()):
+        attributes = attributes_of_row(row)
+        for theme_index, theme in enumerate(themes):
+            truth[row_index, theme_index] = expected_distribution(attributes, theme)
+    return truth
+
+
 def distribution_moments(distribution: np.ndarray) -> tuple[float, float]:
     """(mean, std) of a distribution over the scores 1..K."""
     p = np.asarray(distribution, float) / np.sum(distribution)
@@ -686,13 +717,19 @@ def generate_image(index: int, seed: int = 0, overrides: dict[str, Any] | None =
 
 
 # --- the dataset -----------------------------------------------------------------------------
-def _split(index: int, seed: int) -> str:
-    """train / val / test from the photo's own stream: a photo keeps its split whatever n."""
+def _split(index: int, seed: int, evaluation_photos: int | None = None) -> str:
+    """train / val / test from the photo's own stream: a photo keeps its split whatever n.
+
+    evaluation_photos: photos from this index on are all training photos, so a dataset grown for training
+    keeps the validation and test photos of its first ``evaluation_photos`` (the benchmark's test split).
+    """
+    if evaluation_photos is not None and index >= evaluation_photos:
+        return "train"
     u = np.random.default_rng(np.random.SeedSequence([seed, index]).spawn(4)[3]).random()
     return "train" if u < SPLIT_FRACTIONS["train"] else "val" if u < SPLIT_FRACTIONS["train"] + SPLIT_FRACTIONS["val"] else "test"
 
 
-def _row(index: int, seed: int, images_dir: Path, digits: int) -> dict[str, Any]:
+def _row(index: int, seed: int, images_dir: Path, digits: int, evaluation_photos: int | None = None) -> dict[str, Any]:
     """Renders, writes and labels one photo."""
     attribute_rng, render_rng, vote_rng = _streams(index, seed)
     attributes = _attributes_from(attribute_rng, None)
@@ -701,7 +738,7 @@ def _row(index: int, seed: int, images_dir: Path, digits: int) -> dict[str, Any]
     image.save(images_dir / file_name, format="JPEG", **JPEG_OPTIONS)
     votes, image_noise = sample_votes(attributes, vote_rng)
     mean, std = distribution_moments(expected_distribution(attributes))
-    row: dict[str, Any] = {"image": f"images/{file_name}", "split": _split(index, seed), "theme": attributes["theme"]}
+    row: dict[str, Any] = {"image": f"images/{file_name}", "split": _split(index, seed, evaluation_photos), "theme": attributes["theme"]}
     row.update({f"v{k + 1}": int(count) for k, count in enumerate(votes)})
     row.update(width=attributes["width"], height=attributes["height"])
     row.update({f"gt_{key}": value for key, value in attributes.items() if key not in ("theme", "width", "height")})
@@ -712,23 +749,27 @@ def _row(index: int, seed: int, images_dir: Path, digits: int) -> dict[str, Any]
     return row
 
 
-def _rows(indices: Sequence[int], seed: int, images_dir: str, digits: int) -> list[dict[str, Any]]:
-    return [_row(index, seed, Path(images_dir), digits) for index in indices]
+def _rows(indices: Sequence[int], seed: int, images_dir: str, digits: int, evaluation_photos: int | None = None) -> list[dict[str, Any]]:
+    return [_row(index, seed, Path(images_dir), digits, evaluation_photos) for index in indices]
 
 
 OUTPUTS = ("images", "labels.csv", "themes.txt", "dataset.json")
 
 
 def generate_dataset(out_dir: str | os.PathLike, n: int, seed: int = 0, workers: int | None = None,
-                     progress: bool = True, overwrite: bool = False) -> Path:  # fmt: skip
+                     progress: bool = True, overwrite: bool = False, evaluation_photos: int | None = None) -> Path:  # fmt: skip
     """Writes ``n`` photos and their labels in the generic folder + CSV format; returns the folder.
 
     workers: processes (``None``: up to 2, the CPUs this is sized for; 1: this process). The output
         does not depend on it. overwrite: replace an earlier dataset's files (images/, labels.csv,
         themes.txt, dataset.json) in a non-empty ``out_dir``; without it a non-empty folder is refused.
+    evaluation_photos: only the first this many photos are split into train / val / test; the rest are all
+        training photos (more data for a recipe, the same validation and test photos as ``n=evaluation_photos``).
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
+    if evaluation_photos is not None and not 1 <= evaluation_photos <= n:
+        raise ValueError(f"evaluation_photos must be in [1, n={n}], got {evaluation_photos}")
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"{root} is a file; give a folder for the dataset")
@@ -744,7 +785,7 @@ def generate_dataset(out_dir: str | os.PathLike, n: int, seed: int = 0, workers:
     digits = max(6, len(str(n - 1)))
     size = max(1, min(16, n // (4 * workers)))  # chunks small enough to keep every worker busy
     chunks = [range(start, min(start + size, n)) for start in range(0, n, size)]
-    arguments = (chunks, [seed] * len(chunks), [str(images_dir)] * len(chunks), [digits] * len(chunks))
+    arguments = (chunks, [seed] * len(chunks), [str(images_dir)] * len(chunks), [digits] * len(chunks), [evaluation_photos] * len(chunks))
 
     from tqdm.auto import tqdm
 
@@ -781,6 +822,7 @@ def generate_dataset(out_dir: str | os.PathLike, n: int, seed: int = 0, workers:
         "num_bins": NUM_BINS,
         "seed": seed,
         "n": n,
+        "evaluation_photos": evaluation_photos,  # None: every photo split 80/10/10; else photos from this index on are all train
         "generator_version": GENERATOR_VERSION,
         "image_format": "JPEG quality 95, 4:4:4",
         "splits": {split: int((labels["split"] == split).sum()) for split in SPLIT_FRACTIONS},
@@ -800,13 +842,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: up to 2)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier dataset in --out")
+    parser.add_argument("--evaluation-photos", type=int, default=None,
+                        help="split only the first this many photos into train/val/test; the rest are training photos "
+                             "(e.g. --n 16000 --evaluation-photos 6000: the 6,000-photo benchmark's val/test, 14,000+ train)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.n < 1 or args.seed < 0:
         parser.error("--n must be >= 1 and --seed >= 0")
+    if args.evaluation_photos is not None and not 1 <= args.evaluation_photos <= args.n:
+        parser.error("--evaluation-photos must be in [1, --n]")
     start = time.perf_counter()
     try:
-        root = generate_dataset(args.out, args.n, args.seed, args.workers, not args.quiet, args.overwrite)
+        root = generate_dataset(args.out, args.n, args.seed, args.workers, not args.quiet, args.overwrite, args.evaluation_photos)
     except (FileExistsError, NotADirectoryError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     seconds = time.perf_counter() - start

@@ -200,6 +200,7 @@ class RoiBackbone(nn.Module):
         input_transform: nn.Module | None = None,
         rebuild_args: dict | None = None,
         baseline_roi_size: int = 73,
+        feature_layout: list[tuple[str, int, int]] | None = None,
     ):
         super().__init__()
         self.input_transform = input_transform if input_transform is not None else nn.Identity()
@@ -210,6 +211,10 @@ class RoiBackbone(nn.Module):
         self.roi = roi
         self.rebuild_args = dict(rebuild_args or {})
         self.baseline_roi_size = baseline_roi_size
+        # The feature's parts (``MultiLevelBody.layout``): one global vector unless the body adds spatial grids.
+        self.feature_layout = list(feature_layout) if feature_layout else [("global", feature_dim, 1)]
+        if sum(size * side * side for _, size, side in self.feature_layout) != feature_dim:
+            raise ValueError(f"feature_layout {self.feature_layout} does not add up to feature_dim {feature_dim}")
         self._geometry = [ConvGeometry.of(first_conv(layer)) for layer in stem]
         for layer in stem:
             split_activation(layer)  # fail now, not at the first forward
@@ -268,24 +273,50 @@ class RoiBackbone(nn.Module):
 
 
 class MultiLevelBody(nn.Module):
-    """Stages run in turn; the feature is every level's global average, concatenated (its input's too).
+    """Stages run in turn; the feature is every level's global average, concatenated (its input's too),
+    then, optionally, a coarse spatial grid of some levels.
 
     Why: an aesthetic score rests on low-level statistics (grain, sharpness, exposure, colour) as much
     as on content; global averages of early maps keep them, where the last ImageNet layer has
-    abstracted them away (multi-level spatially pooled features, Hosu et al., CVPR 2019). Each map
-    is ``roi_size``-derived, so the padding never reaches any level.
+    abstracted them away (multi-level spatially pooled features, Hosu et al., CVPR 2019). A global
+    average throws away *where* things are, which composition (rule of thirds, symmetry) is about:
+    ``grids`` maps a level (0 = the input map, i = the output of stage i) to a side ``n``, and that
+    level's map is also average-pooled to ``n x n`` cells (``adaptive_avg_pool2d``) and appended,
+    channels first. The ROI-pooled map is the whole photo stretched to a square, so a cell is the same
+    fraction of every photo's frame. Each map is ``roi_size``-derived, so the padding never reaches any level.
     """
 
-    def __init__(self, stages: list[nn.Module]):
+    def __init__(self, stages: list[nn.Module], grids: dict[int, int] | None = None):
         super().__init__()
         self.stages = nn.ModuleList(stages)
+        self.grids = dict(sorted((grids or {}).items()))
+        if any(not 0 <= level <= len(stages) or side < 1 for level, side in self.grids.items()):
+            raise ValueError(f"grids: levels must be in [0, {len(stages)}] and sides >= 1, got {self.grids}")
 
     def forward(self, x: Tensor) -> Tensor:
-        levels = [x.mean(dim=(2, 3))]
-        for stage in self.stages:
+        levels, cells = [x.mean(dim=(2, 3))], []
+        if 0 in self.grids:
+            cells.append(torch.flatten(nn.functional.adaptive_avg_pool2d(x, self.grids[0]), 1))
+        for level, stage in enumerate(self.stages, start=1):
             x = stage(x)
             levels.append(x.mean(dim=(2, 3)))
-        return torch.cat(levels, dim=1)
+            if level in self.grids:
+                cells.append(torch.flatten(nn.functional.adaptive_avg_pool2d(x, self.grids[level]), 1))
+        return torch.cat(levels + cells, dim=1)
+
+    def layout(self, input_channels: int) -> list[tuple[str, int, int]]:
+        """The feature's parts in order: ``("global", dim, 1)`` then ``("grid", channels, side)`` per grid
+        level (``channels * side**2`` values, channel-major): what a head needs to treat cells alike."""
+        training, channels = self.training, [input_channels]
+        try:
+            with torch.no_grad():
+                x = torch.zeros(1, input_channels, 32, 32)
+                for stage in self.eval().stages:
+                    x = stage(x)
+                    channels.append(x.shape[1])
+        finally:
+            self.train(training)
+        return [("global", sum(channels), 1)] + [("grid", channels[level], side) for level, side in self.grids.items()]
 
 
 @register_backbone

@@ -8,25 +8,53 @@ from torch import Tensor, nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from workbench.model.backbones import create_backbone
-from workbench.model.heads import NO_THEME, NO_THEME_MODES, DistributionHead, ThemeBranch, ThemeClassifier
+from workbench.data.augment import TRANSFORMS
+from workbench.model.heads import HEAD_TYPES, NO_THEME, NO_THEME_MODES, DistributionHead, FilmHead, ThemeBranch, ThemeClassifier
+
+
+class ThemedHead(nn.Module):
+    """A theme branch, a distribution head and (``no_theme="posterior"``) a theme classifier: everything
+    after the backbone. ``AestheticModel`` holds one for its own view and, optionally, one per other view."""
+
+    def __init__(self, backbone: nn.Module, num_bins: int, num_themes: int, theme_dim: int, hidden_dim: int, dropout: float, model_args: dict[str, Any]):
+        super().__init__()
+        self.theme_branch = ThemeBranch(num_themes, theme_dim)
+        if model_args.get("head", "concat") == "film":
+            grid_channels = model_args.get("grid_channels", 32)
+            self.head = FilmHead(backbone.feature_layout, theme_dim, num_bins, hidden_dim, dropout, grid_channels)
+        else:
+            self.head = DistributionHead(backbone.feature_dim, theme_dim, num_bins, hidden_dim, dropout)
+        posterior = model_args.get("no_theme", "learned") == "posterior" and num_themes > 0
+        self.theme_classifier = ThemeClassifier(backbone.feature_dim, num_themes) if posterior else None
 
 
 class AestheticModel(nn.Module):
     """Predicts a score distribution ``[B, num_bins]`` from padded photos, their sizes and themes.
 
     ``model_args`` holds the ``build_model`` arguments so a checkpoint rebuilds the same model.
+    ``view_heads`` (optional): for each named input transform (``resize``, ``resized_pad``, ``crop``), a
+    ``ThemedHead`` trained on that view's features, as the paper's Table III trains one model per
+    transform; ``predict_from_features(..., view=name)`` uses it. The model's own head (``theme_branch``,
+    ``head``, ``theme_classifier``, the keys every checkpoint has) serves its own view and any other.
     """
 
     def __init__(self, backbone: nn.Module, num_bins: int, num_themes: int, theme_dim: int, hidden_dim: int, dropout: float, model_args: dict[str, Any]):
         super().__init__()
         self.backbone = backbone
-        self.theme_branch = ThemeBranch(num_themes, theme_dim)
-        self.head = DistributionHead(backbone.feature_dim, theme_dim, num_bins, hidden_dim, dropout)
+        own = ThemedHead(backbone, num_bins, num_themes, theme_dim, hidden_dim, dropout, model_args)
+        self.theme_branch, self.head, self.theme_classifier = own.theme_branch, own.head, own.theme_classifier
         self.num_bins = num_bins
         self.num_themes = num_themes
         self.model_args = dict(model_args)
-        posterior = model_args.get("no_theme", "learned") == "posterior" and num_themes > 0
-        self.theme_classifier = ThemeClassifier(backbone.feature_dim, num_themes) if posterior else None
+        self.view_heads = nn.ModuleDict({
+            view: ThemedHead(backbone, num_bins, num_themes, theme_dim, hidden_dim, dropout, model_args)
+            for view in model_args.get("view_heads", ())
+        })  # fmt: skip
+
+    def heads_for(self, view: str | None) -> nn.Module:
+        """The module holding ``theme_branch``, ``head`` and ``theme_classifier`` for features of ``view``:
+        that view's own trained head when the model has one, else the model's (its training view's)."""
+        return self.view_heads[view] if view is not None and view in self.view_heads else self
 
     def features(self, images: Tensor, sizes: Tensor) -> Tensor:
         """The visual feature ``Tensor[B, feature_dim]``: the expensive, theme-independent part."""
@@ -38,45 +66,56 @@ class AestheticModel(nn.Module):
             raise ValueError(f"sizes {sizes.tolist()} exceed the canvas {tuple(images.shape[-2:])}")
         return self.backbone(images, sizes.to(images.device))
 
-    def predict_from_features(self, features: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
+    def predict_from_features(
+        self, features: Tensor, themes: Tensor | None = None, return_logits: bool = False, view: str | None = None,
+    ) -> Tensor:  # fmt: skip
         """Distributions (softmax, eq. 5) or logits from cached visual features, for any themes.
 
+        view: the input transform the features were computed on (``full``, ``resize``, ...): a model with
+            ``view_heads`` predicts them with that view's own head; None or another view: the model's head.
         The softmax runs in float32 under any autocast (CUDA's does so by itself, CPU's would not):
         distributions feed the EMD loss and the metrics, where bf16's 3 digits are too coarse.
         """
-        if self.has_theme_posterior:
-            return self._predict_with_theme_posterior(features, themes, return_logits)
-        theme_features = self.theme_branch(themes, features.shape[0])
-        logits = self.head(features, theme_features)
+        heads = self.heads_for(view)
+        if self.has_theme_posterior_for(heads):
+            return self._predict_with_theme_posterior(heads, features, themes, return_logits)
+        theme_features = heads.theme_branch(themes, features.shape[0])
+        logits = heads.head(features, theme_features)
         return logits if return_logits else torch.softmax(logits.float(), dim=1)
+
+    @staticmethod
+    def has_theme_posterior_for(heads: nn.Module) -> bool:
+        return heads.theme_classifier is not None and bool(heads.theme_classifier.fitted)
 
     @property
     def has_theme_posterior(self) -> bool:
         """True once the head stage has fit the theme classifier (``no_theme="posterior"``): photos without a
         theme are then predicted as the themes' mixture, else by the learned "no theme" vector."""
-        return self.theme_classifier is not None and bool(self.theme_classifier.fitted)
+        return self.has_theme_posterior_for(self)
 
-    def theme_posterior(self, features: Tensor) -> Tensor:
+    def theme_posterior(self, features: Tensor, view: str | None = None) -> Tensor:
         """p(theme | photo) ``[B, num_themes]`` from the fitted theme classifier (``no_theme="posterior"``)."""
-        if not self.has_theme_posterior:
+        heads = self.heads_for(view)
+        if not self.has_theme_posterior_for(heads):
             raise ValueError("this model has no fitted theme classifier (build_model(no_theme='posterior'), fit in the head stage)")
-        return torch.softmax(self.theme_classifier(features).float(), dim=1)
+        return torch.softmax(heads.theme_classifier(features).float(), dim=1)
 
-    def _predict_with_theme_posterior(self, features: Tensor, themes: Tensor | None, return_logits: bool) -> Tensor:
+    def _predict_with_theme_posterior(self, heads: nn.Module, features: Tensor, themes: Tensor | None, return_logits: bool) -> Tensor:
         """Rows with a theme as usual; rows without (-1, or themes None): sum_t p(t | photo) p(score | photo, t).
         Logits of the mixture are its log-probabilities (their softmax is the mixture)."""
         count = features.shape[0]
         themes = torch.full((count,), NO_THEME, dtype=torch.long, device=features.device) if themes is None else themes
-        theme_features = self.theme_branch(themes, count)  # checks the ids; the head runs on themed rows only
+        theme_features = heads.theme_branch(themes, count)  # checks the ids; the head runs on themed rows only
         known = themes != NO_THEME
         probabilities = torch.empty(count, self.num_bins, device=features.device)
         if known.any():
-            probabilities[known] = torch.softmax(self.head(features[known], theme_features[known]).float(), dim=1)
+            probabilities[known] = torch.softmax(heads.head(features[known], theme_features[known]).float(), dim=1)
         if not known.all():
             unknown = features[~known]
-            every_theme = self.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
-            per_theme = torch.softmax(self.head.forward_all_themes(unknown, every_theme).float(), dim=2)  # [U, T, K]
-            probabilities[~known] = torch.einsum("ut,utk->uk", self.theme_posterior(unknown), per_theme)
+            every_theme = heads.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
+            per_theme = torch.softmax(heads.head.forward_all_themes(unknown, every_theme).float(), dim=2)  # [U, T, K]
+            posterior = torch.softmax(heads.theme_classifier(unknown).float(), dim=1)
+            probabilities[~known] = torch.einsum("ut,utk->uk", posterior, per_theme)
         return probabilities.clamp_min(1e-12).log() if return_logits else probabilities
 
     def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
@@ -134,6 +173,9 @@ def build_model(
     dropout: float = 0.5,
     freeze_bn: bool = False,
     no_theme: str = "learned",
+    head: str = "concat",
+    grid_channels: int = 32,
+    view_heads: tuple[str, ...] | list[str] = (),
     **backbone_kwargs,
 ) -> AestheticModel:
     """Build the theme-aware full-resolution model.
@@ -149,6 +191,10 @@ def build_model(
         the theme branch (theme dropout trains it); ``"posterior"``, once the head stage has fit the theme
         classifier, the mixture of the photo's predictions under every theme weighted by p(theme | photo)
         (until then, the learned vector). Only with themes.
+    head: ``"concat"`` (the theme feature concatenated with the visual one, the paper) or ``"film"``
+        (``FilmHead``: the theme scales and shifts the hidden layer; uses the backbone's spatial grids).
+    grid_channels: ``"film"`` only: channels each grid cell is projected to.
+    view_heads: other input transforms that get their own head (``AestheticModel`` says why).
     """
     if num_bins < 2:
         raise ValueError(f"num_bins must be >= 2, got {num_bins}")
@@ -156,6 +202,11 @@ def build_model(
         raise ValueError(f"num_themes must be >= 0, got {num_themes}")
     if no_theme not in NO_THEME_MODES:
         raise ValueError(f"no_theme must be one of {NO_THEME_MODES}, got {no_theme!r}")
+    if head not in HEAD_TYPES:
+        raise ValueError(f"head must be one of {HEAD_TYPES}, got {head!r}")
+    unknown_views = [view for view in view_heads if view not in TRANSFORMS]
+    if unknown_views or len(set(view_heads)) != len(view_heads):
+        raise ValueError(f"view_heads must be distinct names from {TRANSFORMS}, got {list(view_heads)}")
     chosen_roi_size = {} if roi_size is None else {"roi_size": roi_size}  # else the backbone's own
     visual = create_backbone(backbone, roi=roi, pretrained=pretrained, **chosen_roi_size, **backbone_kwargs)
     args = dict(
@@ -164,6 +215,10 @@ def build_model(
     )  # fmt: skip
     if no_theme != "learned":
         args["no_theme"] = no_theme  # only when set: checkpoints written before this option load unchanged
+    if head != "concat":  # likewise for the head type and the per-view heads
+        args.update(head=head, grid_channels=grid_channels)
+    if view_heads:
+        args["view_heads"] = list(view_heads)
     args.update(visual.rebuild_args)  # what the weights need, so a checkpoint rebuilds without them
     model = AestheticModel(visual, num_bins, num_themes, theme_dim, hidden_dim, dropout, args)
     if freeze_bn:
