@@ -9,6 +9,7 @@
     python -m workbench synth --out data/synth --n 3000
     python -m workbench ablation --config configs/ablation_synthetic.yaml --out runs/ablation
     python -m workbench probe --data-root data/synth --train 1200
+    python -m workbench fidelity --checkpoint checkpoints/demo.pt --data-root data/synth
 
 Errors are one line on stderr: exit status 1 for bad files, checkpoints or data, 2 for bad arguments.
 """
@@ -234,7 +235,7 @@ def _usage_error(command: str, message: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__.split("\n\n")[0])
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict,export,synth,ablation,probe}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,predict,export,synth,ablation,probe,fidelity}")
     _add_train(subparsers)
     _add_evaluate(subparsers)
     _add_predict(subparsers)
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers.add_parser("synth", help="write the synthetic benchmark (python -m workbench synth --help)", add_help=False)
     subparsers.add_parser("ablation", help="Tables III-V across seeds (python -m workbench ablation --help)", add_help=False)
     subparsers.add_parser("probe", help="what each view's pixels carry, without a CNN (python -m workbench probe --help)", add_help=False)
+    subparsers.add_parser("fidelity", help="a synthetic-benchmark model against the truth: by view, theme, attribute (python -m workbench fidelity --help)", add_help=False)
     return parser
 
 
@@ -255,6 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workbench.ablation import main as ablation_main
 
         return ablation_main(argv[1:])
+    if argv and argv[0] == "fidelity":
+        from workbench.fidelity import main as fidelity_main
+
+        return fidelity_main(argv[1:])
     if argv and argv[0] == "probe":
         from workbench.view_probe import main as probe_main
 

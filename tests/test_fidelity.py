@@ -1,0 +1,86 @@
+"""workbench.fidelity: a synthetic-benchmark model against the truth, by view, theme and attribute."""
+import json
+
+import numpy as np
+import pytest
+
+from workbench import Predictor
+from workbench.data.synth import generate_dataset
+from workbench.fidelity import (
+    ATTRIBUTE_PROBES, AttributeProbe, agreement, fidelity_report, main, target_checks, theme_response,
+)  # fmt: skip
+
+from conftest import make_tiny_checkpoint
+
+
+def _distributions(means, spread=1.3):
+    scores = np.arange(1, 11)
+    p = np.exp(-0.5 * ((scores - np.asarray(means)[..., None]) / spread) ** 2)
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def test_theme_response_is_one_when_the_prediction_is_the_truth_and_zero_when_it_ignores_the_theme():
+    rng = np.random.default_rng(0)
+    truth_means = rng.uniform(3, 8, (30, 5))
+    truth = _distributions(truth_means)
+    own = rng.integers(0, 5, 30)
+    perfect = theme_response(truth, truth, own, bootstrap=50)
+    assert perfect["slope"] == pytest.approx(1.0) and perfect["r"] == pytest.approx(1.0)
+    assert perfect["sign_agreement"] == 1.0 and perfect["pairs"] == 30 * 4
+    blind = _distributions(np.repeat(truth_means[np.arange(30), own][:, None], 5, axis=1))  # the own theme's answer for all
+    response = theme_response(blind, truth, own, bootstrap=50)
+    assert abs(response["slope"]) < 1e-9
+    half = _distributions(truth_means[np.arange(30), own][:, None] + 0.5 * (truth_means - truth_means[np.arange(30), own][:, None]))
+    assert 0.3 < theme_response(half, truth, own, bootstrap=50)["slope"] < 0.7  # the distribution's clipping bends it a little
+    low, high = perfect["slope_low"], perfect["slope_high"]
+    assert low <= 1.0 + 1e-9 and high >= 1.0 - 1e-9
+
+
+def test_agreement_measures_spread_bias_and_ranking_against_the_truth():
+    means = np.linspace(3, 8, 40)
+    truth = _distributions(means)
+    shrunk = _distributions(5.5 + 0.5 * (means - 5.5) + 0.2)
+    result = agreement(shrunk, truth, truth, bootstrap=50)
+    assert result["srcc_mean"] == pytest.approx(1.0)
+    assert 0.4 < result["spread_ratio"] < 0.6
+    assert result["mean_bias"] == pytest.approx(0.2, abs=0.05)
+    assert result["srcc_mean_low"] <= result["srcc_mean"] <= result["srcc_mean_high"] + 1e-9
+
+
+@pytest.fixture(scope="module")
+def benchmark(tmp_path_factory):
+    return generate_dataset(tmp_path_factory.mktemp("fidelity") / "synth", 50, seed=0, workers=1, progress=False)
+
+
+def test_the_report_and_its_targets_on_a_tiny_model(benchmark, tmp_path):
+    predictor = Predictor.from_checkpoint(make_tiny_checkpoint(tmp_path / "tiny.pt"))
+    probes = ATTRIBUTE_PROBES[:1] + (AttributeProbe("grain 0 -> 1", "Film Grain", {"grain": 0.0}, {"grain": 1.0}),)
+    report = fidelity_report(predictor, benchmark, split="train", scenes=2, bootstrap=20, limit=12, probes=probes)
+    assert set(report.views.index) == {(view, theme) for view in ("full", "resize", "resized_pad", "crop") for theme in ("given", "none")}
+    assert len(report.per_theme) == 16 and report.per_theme["photos"].sum() == 12
+    assert list(report.attributes.index) == ["subject centre -> thirds", "grain 0 -> 1"]
+    assert report.attributes.loc["subject centre -> thirds", "truth"] > 1.0  # Rule of Thirds rewards the move
+    ceiling = report.baselines.loc["ceiling (the truth against its own votes)"]
+    assert 0.5 < ceiling["srcc_mean_votes"] <= 1.0
+    checks = target_checks(report)
+    assert "theme response slope" in checks.index and checks["met"].dtype == bool
+    assert not checks.loc["SRCC(mean) vs truth, full view, theme", "met"]  # an untrained model meets nothing of this
+    json.dumps(report.to_dict(), default=float)
+
+
+def test_the_command_writes_json_and_refuses_a_folder_without_truth(benchmark, tmp_path, capsys, write_tiny_folder):
+    checkpoint = make_tiny_checkpoint(tmp_path / "tiny.pt")
+    out = tmp_path / "fidelity.json"
+    assert main(["--checkpoint", str(checkpoint), "--data-root", str(benchmark), "--split", "train", "--limit", "6",
+                 "--scenes", "0", "--bootstrap", "10", "--json", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "SYNTHETIC" in printed and "theme response" in printed
+    assert {"views", "baselines", "theme_response", "per_theme", "targets"} <= set(json.loads(out.read_text()))
+    folder = write_tiny_folder(tmp_path / "tiny")
+    import pandas as pd
+
+    labels = pd.read_csv(folder / "labels.csv")
+    labels.to_csv(folder / "labels.csv", index=False)
+    (folder / "dataset.json").write_text(json.dumps({"name": "tiny", "synthetic": False}))
+    assert main(["--checkpoint", str(checkpoint), "--data-root", str(folder), "--scenes", "0"]) == 1
+    assert "synthetic" in capsys.readouterr().err
