@@ -43,7 +43,7 @@ test: setup browser-deps compiler-deps
 
 # Regenerate the synthetic benchmark and retrain the embedded demo checkpoint (CPU; measured time in checkpoints/demo.md).
 demo-checkpoint: setup
-	$(BIN)/python -m workbench synth --out data/synth --n 6000 --seed 0 --overwrite
+	$(BIN)/python -m workbench synth --out data/synth --n 16000 --evaluation-photos 6000 --seed 0 --overwrite
 	$(BIN)/python -m workbench train --config configs/demo_synthetic.yaml --data_root data/synth --out_dir runs/demo
 	$(BIN)/python -m workbench export --checkpoint runs/demo/best.pt --out checkpoints/demo.pt --half
 

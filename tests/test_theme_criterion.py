@@ -201,3 +201,25 @@ def test_spatial_grid_keeps_a_photo_independent_of_its_batch():
         alone = model.features(photo, torch.tensor([[150, 230]]))
         batched = model.features(canvas, torch.tensor([[150, 230], [240, 256]]))
     assert torch.allclose(alone[0], batched[0], atol=1e-4)
+
+
+def test_a_stop_signal_in_the_head_stage_saves_and_a_resume_finishes(tmp_path, write_tiny_folder, tiny_config):
+    """SIGTERM (here: the flag its handler sets) during the head stage stops after that head epoch with
+    last.pt saved (exit 143); the resume redoes the stage from the cached features and ends trained."""
+    import signal
+
+    from workbench.train import Hook
+
+    class StopAfterSecondHeadEpoch(Hook):
+        def after_head_epoch(self, trainer, epoch, loss):
+            if epoch == 2:
+                trainer.stop_signal = signal.SIGTERM
+
+    root = write_tiny_folder(tmp_path / "data")
+    config = tiny_config(root, tmp_path / "run", epochs=0, head_epochs=4, head_views=1)
+    with pytest.raises(SystemExit) as stopped:
+        train(config, progress=False, hooks=[StopAfterSecondHeadEpoch()])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert (tmp_path / "run" / "last.pt").is_file() and not (tmp_path / "run" / "best.pt").exists()
+    resumed = train(config, resume=True, progress=False)
+    assert list(resumed.history["stage"]) == ["head"] and resumed.best_checkpoint.is_file()

@@ -76,6 +76,7 @@ class TrainConfig:
     head_epochs: int = 0  # first train only the theme branch + head, this many epochs on cached backbone features (workbench.head_stage); 0 = off (the paper)
     head_views: int = 2  # augmented views per training photo whose features the head stage caches
     head_lr: float | None = None  # learning rate of the head stage; None = lr_head
+    head_batch_size: int | None = None  # (photo, view) pairs per step of the head stage; None = batch_size (the head is cheap: larger batches cut the steps' overhead)
     std_loss_weight: float = 0.0  # weight of the auxiliary squared error of the distribution's std (losses.std_loss); 0 = the paper's EMD alone
     head_optimizer: str = "sgd"  # head stage: "sgd" (momentum, as the paper) or "adamw" (measured better on cached features: checkpoints/demo.md)
     head_targets: str = "votes"  # head stage: "votes" (each photo's own votes, under its own theme: the paper, AVA) or "every_theme" (SYNTHETIC benchmark only: each photo's noise-free vote distribution under every theme, data.synth.truth_under_every_theme)
@@ -129,7 +130,7 @@ class TrainConfig:
             raise ValueError(f"config: roi_size must be >= 1 or None (the backbone's default), got {self.roi_size}")
         if self.head_epochs < 0 or self.epochs < 0 or self.epochs + self.head_epochs < 1:
             raise ValueError(f"config: epochs and head_epochs must be >= 0, and one of them >= 1; got {self.epochs}, {self.head_epochs}")
-        for name in ("limit_images", "max_steps_per_epoch", "save_every_steps"):
+        for name in ("limit_images", "max_steps_per_epoch", "save_every_steps", "head_batch_size"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"config: {name} must be >= 1 or None, got {getattr(self, name)}")
         if self.num_workers < 0:

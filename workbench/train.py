@@ -489,28 +489,40 @@ class Trainer:
             raise ValueError("head_targets='every_theme' needs the synthetic benchmark (its labels know every theme's truth)")
         return torch.from_numpy(truth_under_every_theme(self.train_set.table, self.train_set.theme_names)).float()
 
+    def _stop_in_head_stage(self) -> None:
+        """SIGINT / SIGTERM during the head stage: stop after the current head epoch or feature extraction
+        (``last.pt`` is saved without the stage; a resume redoes it, its extracted features read from the
+        cache). One process only: under DDP the stage runs on every rank unsynchronised, so it ends first."""
+        if self.world.size == 1 and self.stop_signal is not None:
+            raise _Stopped(self.stop_signal)
+
     def _train_head(self) -> None:
         config, started = self.config, time.perf_counter()
         head_lr = config.lr_head if config.head_lr is None else config.head_lr
         features, loaded = self.head_features(self.train_set)
         targets, themes = self.head_targets(), dataset_themes(self.train_set, config.use_theme)
         fit = functools.partial(
-            fit_head, targets=targets, themes=themes, epochs=config.head_epochs, batch_size=config.batch_size, lr=head_lr,
+            fit_head, targets=targets, themes=themes, epochs=config.head_epochs, lr=head_lr,
+            batch_size=config.batch_size if config.head_batch_size is None else config.head_batch_size,
             momentum=config.momentum, weight_decay=config.weight_decay, theme_dropout=config.theme_dropout,
             emd_r=config.emd_r, seed=_seed_of(config.seed, 2), progress=self.progress and self.is_main,
             optimizer=config.head_optimizer, std_weight=config.std_loss_weight,
         )  # fmt: skip
-        losses = fit(
-            self.model, features, loaded,
-            on_epoch=lambda epoch, loss: [hook.after_head_epoch(self, epoch, loss) for hook in self.hooks],
-        )  # fmt: skip
+        def after_head_epoch(epoch: int, loss: float) -> None:
+            for hook in self.hooks:
+                hook.after_head_epoch(self, epoch, loss)
+            self._stop_in_head_stage()
+
+        self._stop_in_head_stage()
+        losses = fit(self.model, features, loaded, on_epoch=after_head_epoch)
         for view in config.view_head_names:  # each other view's own head, on that view's features of the same photos
             view_set = AestheticDataset(
                 self.train_set.table, "train", view, transform_canvas(view, config.canvas), train=True,
                 augment=config.augment, seed=config.seed,
             )  # fmt: skip
             view_features, view_loaded = self.head_features(view_set)
-            fit(self.model, view_features, view_loaded, view=view)
+            self._stop_in_head_stage()
+            fit(self.model, view_features, view_loaded, view=view, on_epoch=lambda epoch, loss: self._stop_in_head_stage())
         self.history.append({
             "epoch": 0, "stage": HEAD_STAGE, "train_loss": losses[-1], "lr": head_lr,
             "seconds": time.perf_counter() - started, "images": int(loaded.sum()),
