@@ -110,7 +110,7 @@ def test_fig3_shows_the_full_resolution_stem_of_every_backbone_with_frozen_batch
 
 @pytest.fixture(scope="module")
 def tiny_benchmark(tmp_path_factory):
-    from workbench.data.datasets import read_csv_folder
+    from workbench.data.csv_folder import read_csv_folder
 
     return read_csv_folder(generate_dataset(tmp_path_factory.mktemp("synth") / "synth", 6, seed=0, workers=1, progress=False))
 

@@ -62,7 +62,7 @@ def test_extract_features_goes_through_inference_and_gives_the_old_loops_feature
     """The cached training views run through inference.view_features (the path every prediction takes)
     and equal, within float rounding, what the head stage's own batching loop gave."""
     import workbench.head_stage as head_stage
-    from workbench.config import prepare_table
+    from workbench.data.prepare import prepare_table
     from workbench.data.datasets import AestheticDataset
 
     config = tiny_config(tiny_root, tmp_path)
@@ -80,7 +80,7 @@ def test_extract_features_goes_through_inference_and_gives_the_old_loops_feature
 
 
 def test_a_photo_that_cannot_be_loaded_is_marked_not_loaded(tiny_root, tiny_config, tmp_path):
-    from workbench.config import prepare_table
+    from workbench.data.prepare import prepare_table
     from workbench.data.datasets import AestheticDataset
     from workbench.head_stage import extract_features
 

@@ -14,7 +14,7 @@ import torch
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
 from workbench.data.datasets import AestheticDataset
 from workbench.losses import training_loss
-from workbench.config import prepare_table
+from workbench.data.prepare import prepare_table
 from workbench.curves import plot_history
 from workbench.evaluation import evaluate_checkpoint, evaluate_model
 from workbench.train import Hook, LivePlotHook, train

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from workbench.analysis import vote_distributions
+from workbench.analysis.votes import vote_distributions
 from workbench.curves import save_figure
 from workbench.data.augment import SIX_VIEWS, TRANSFORMS, test_samples, transform_canvas
 from workbench.data.batching import IMAGENET_MEAN, IMAGENET_STD, pad_batch, to_normalized_tensor
