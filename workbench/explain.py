@@ -27,7 +27,8 @@ from PIL import Image
 from torch import Tensor, nn
 
 from workbench.inference import head_predictions, pad_views
-from workbench.model import NO_THEME, AestheticModel
+from workbench.model.build import AestheticModel
+from workbench.model.heads import NO_THEME
 
 SMOOTHING = 1  # cells of the stage's grid averaged together (1: none; the coarse grid is smooth already)
 SCALE_PERCENTILE = 99  # |heat| at this percentile maps to 1 (clipped above): a few extreme cells would wash out the rest

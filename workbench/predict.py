@@ -31,7 +31,8 @@ from workbench.inference import (
     PhotoSource, check_transforms, head_predictions, head_theme_posterior, load_photo, mean_over_views, photo_features,
 )  # fmt: skip
 from workbench.metrics import distribution_mean, distribution_std
-from workbench.model import NO_THEME, AestheticModel
+from workbench.model.build import AestheticModel
+from workbench.model.heads import NO_THEME
 
 NO_THEME_NAME = "no theme"  # what a user types or picks for theme id -1
 HEAD_ROWS = 8192  # rows per call of the head in predict_all_themes (bounds memory, not results)
