@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from workbench.data.augment import TRANSFORMS, test_samples, view_names
-from workbench.data.batching import PaddedBatch, pad_batch, shape_order, to_normalized_tensor
+from workbench.data.batching import PaddedBatch, pad_batch, round_up, shape_order, to_normalized_tensor
 from workbench.data.images import convert_image, header_size, load_image
 from workbench.model.build import AestheticModel
 from workbench.runtime import DeviceOptions, ignore_stop_signals
@@ -235,8 +235,7 @@ def _slices(batch: PaddedBatch, size: int) -> Iterator[PaddedBatch]:
         return
     for start in range(0, len(batch), size):
         sizes = batch.sizes[start : start + size]
-        height = -(-int(sizes[:, 0].max()) // PAD_MULTIPLE) * PAD_MULTIPLE
-        width = -(-int(sizes[:, 1].max()) // PAD_MULTIPLE) * PAD_MULTIPLE
+        height, width = round_up(int(sizes[:, 0].max()), PAD_MULTIPLE), round_up(int(sizes[:, 1].max()), PAD_MULTIPLE)
         yield PaddedBatch(batch.images[start : start + size, :, :height, :width], sizes)
 
 
