@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from workbench.checkpoints import save_checkpoint
+from workbench.checkpoints import model_payload, save_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.augment import transform_canvas
 from workbench.data.synth import theme_names
@@ -34,11 +34,10 @@ def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] |
         model.head.layers[-1].weight.mul_(4.0)
     data = {"name": "workbench-synthetic-themes" if synthetic else "ava", "synthetic": synthetic, "untrained": True,
             "description": "untrained weights for tests"}  # fmt: skip
-    return save_checkpoint(path, {
-        "model_args": model.model_args, "model": model.state_dict(), "theme_names": themes, "num_bins": 10,
-        "data": data, "config": {"canvas": CANVAS, "transform": transform}, "canvas": canvas, "transform": transform,
-        "metrics": {"val": {"emd1": torch.tensor(0.25), "srcc_mean": 0.5}},
-    })  # fmt: skip
+    return save_checkpoint(path, model_payload(
+        model, themes, canvas, transform, data=data, config={"canvas": CANVAS, "transform": transform},
+        metrics={"val": {"emd1": torch.tensor(0.25), "srcc_mean": 0.5}},
+    ))  # fmt: skip
 
 
 def photo(w: int, h: int, seed: int = 0, mode: str = "RGB") -> Image.Image:

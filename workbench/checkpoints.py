@@ -199,6 +199,23 @@ def _with_no_theme(model_args: dict[str, Any]) -> dict[str, Any]:
     return {**model_args, "no_theme": model_args.get("no_theme", "learned")}
 
 
+def model_payload(
+    model: AestheticModel, theme_names: list[str], canvas: int, transform: str = "full", *,
+    data: dict[str, Any] | None = None, config: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+) -> Checkpoint:
+    """The ``MODEL`` keys of ``model`` (and the ``CARD`` keys given) as ``save_checkpoint`` takes them: a
+    checkpoint of a model built outside a training run (a test fixture, a benchmark's untrained model),
+    without writing its payload by hand. canvas: the side photos are fitted within for ``transform``."""
+    payload = Checkpoint(
+        model_args=dict(model.model_args), model=model.state_dict(), theme_names=list(theme_names),
+        num_bins=int(model.num_bins), canvas=int(canvas), transform=transform,
+    )  # fmt: skip
+    for key, value in (("data", data), ("config", config), ("metrics", metrics)):
+        if value is not None:
+            payload[key] = value
+    return payload
+
+
 def inference_payload(payload: Checkpoint | dict[str, Any]) -> Checkpoint:
     """The keys a prediction needs or shows (roles ``MODEL`` and ``CARD``): a checkpoint without its
     training state, what ``python -m workbench export`` writes."""
