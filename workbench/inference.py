@@ -283,10 +283,13 @@ def head_predictions(model: AestheticModel, values: Tensor, theme_ids: Tensor, t
     return model.predict_from_features(values, theme_ids, return_logits=return_logits)
 
 
-def head_theme_posterior(model: AestheticModel, values: Tensor, transform: str) -> Tensor:
-    """p(theme | photo) ``Tensor[R, T]`` of R rows of view features computed with ``transform``."""
+def head_theme_posterior(model: AestheticModel, values: Tensor, transform: str) -> Tensor | None:
+    """p(theme | photo) ``Tensor[R, T]`` of R rows of view features computed with ``transform``; None for a
+    model that predicts a photo without a theme by its learned vector (no fitted theme classifier)."""
     check_transforms(transform)
-    # issue 24 (per-view heads): pass view=transform here once AestheticModel.theme_posterior takes it.
+    # issue 24 (per-view heads): ask has_theme_posterior_for(heads_for(transform)) and pass view=transform here.
+    if not model.has_theme_posterior:
+        return None
     return model.theme_posterior(values)
 
 

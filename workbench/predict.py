@@ -276,12 +276,10 @@ class Predictor:
         """p(theme | photo) ``[N, T]``, averaged over the views: which themes the model thinks each photo
         belongs to, what its no-theme prediction mixes (``build_model(no_theme="posterior")``); None for a
         model that predicts without a theme by its learned vector."""
-        if not self.model.has_theme_posterior:
-            return None
         features, transform = self._one_transform(features, view)
         n, v, d = features.values.shape
         posterior = head_theme_posterior(self.model, features.values.reshape(n * v, d).to(self.device), transform)
-        return self._mean_over_views(posterior, n, v)
+        return None if posterior is None else self._mean_over_views(posterior, n, v)
 
     def predict(
         self,
