@@ -30,6 +30,9 @@ DEFAULT_CHECKPOINT = Path("checkpoints") / "demo.pt"
 HISTOGRAM_WIDTH = 40  # characters of the longest bar in `predict`'s histograms
 
 
+# The train flags are generated from TrainConfig's fields (types, defaults, the comment beside each field as its
+# help) with argparse rather than tyro / simple-parsing: those would change the documented syntax (`--amp false`,
+# `none`, both `--batch-size` and `--batch_size`), and YAML values and flags must share one parser (coerce_field).
 def _config_fields():
     from workbench.config import TrainConfig
 
