@@ -106,7 +106,7 @@ print(config.to_yaml())
 # in how much their voters disagree) but the mean barely: that is the part a model must get from pixels.
 
 # %%
-from workbench.config import prepare_table
+from workbench.data.prepare import prepare_table
 from workbench.notebook import theme_prior_on_validation
 
 training_table = prepare_table(config, verbose=False)  # the photos train() will use (limit_images applied)

@@ -66,8 +66,9 @@ run = start_notebook(OUTPUT_DIR, smoke=SMOKE, repo=REPO)  # checks that workbenc
 OUT, SCRATCH, repo_path = run.out, run.scratch, run.path  # figures and tables; SMOKE's throwaway folder; a path parameter -> Path
 
 # %%
-from workbench.analysis import real_ava_theme_split
-from workbench.data.datasets import ava_table, read_csv_folder
+from workbench.data.ava import real_ava_theme_split
+from workbench.data.ava import ava_table
+from workbench.data.csv_folder import read_csv_folder
 from workbench.data.synth import generate_dataset
 
 shared = repo_path(SHARED_AVA)

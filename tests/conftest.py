@@ -13,17 +13,20 @@ import pytest
 import torch
 from PIL import Image
 
-from workbench.checkpoints import save_checkpoint
+from workbench.checkpoints import model_payload, save_checkpoint
 from workbench.config import TrainConfig
+from workbench.data.augment import transform_canvas
 from workbench.data.synth import theme_names
 from workbench.model import build_model
 
 CANVAS = 256  # small canvas: fast on CPU, and photos above it exercise the downscaling
 
 
-def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] | None = None) -> Path:
-    """An untrained compact checkpoint (~130k parameters) whose themes visibly move the prediction."""
+def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] | None = None, transform: str = "full") -> Path:
+    """An untrained compact checkpoint (~130k parameters) whose themes visibly move the prediction,
+    trained (as its file says) on ``transform``'s views."""
     themes = theme_names() if themes is None else themes
+    canvas = transform_canvas(transform, CANVAS)  # as training records it
     torch.manual_seed(0)
     model = build_model("compact", num_bins=10, num_themes=len(themes), roi_size=32, width=8, theme_dim=32, hidden_dim=64)
     with torch.no_grad():  # random weights give near-uniform outputs; spread them so themes show
@@ -31,11 +34,10 @@ def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] |
         model.head.layers[-1].weight.mul_(4.0)
     data = {"name": "workbench-synthetic-themes" if synthetic else "ava", "synthetic": synthetic, "untrained": True,
             "description": "untrained weights for tests"}  # fmt: skip
-    return save_checkpoint(path, {
-        "model_args": model.model_args, "model": model.state_dict(), "theme_names": themes, "num_bins": 10,
-        "data": data, "config": {"canvas": CANVAS, "transform": "full"}, "canvas": CANVAS, "transform": "full",
-        "metrics": {"val": {"emd1": torch.tensor(0.25), "srcc_mean": 0.5}},
-    })  # fmt: skip
+    return save_checkpoint(path, model_payload(
+        model, themes, canvas, transform, data=data, config={"canvas": CANVAS, "transform": transform},
+        metrics={"val": {"emd1": torch.tensor(0.25), "srcc_mean": 0.5}},
+    ))  # fmt: skip
 
 
 def photo(w: int, h: int, seed: int = 0, mode: str = "RGB") -> Image.Image:

@@ -18,7 +18,6 @@ from workbench.analysis import (
     distribution_shape,
     format_mean_sd,
     global_baseline,
-    real_ava_theme_split,
     shrinkage_curve,
     shrinkage_weights,
     theme_baseline_report,
@@ -29,6 +28,7 @@ from workbench.analysis import (
     vote_distributions,
     worst_predictions,
 )
+from workbench.data.ava import real_ava_theme_split
 from workbench.metrics import METRIC_NAMES, evaluate
 
 SHARED_AVA = Path(__file__).resolve().parents[1].parent / "shared" / "ava"

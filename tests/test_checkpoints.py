@@ -165,8 +165,8 @@ def version_1_file(path, **payload) -> None:
 def test_version_1_files_are_migrated_on_read(tmp_path, stored, canvas, transform):
     version_1_file(tmp_path / "old.pt", **stored)
     payload = load_checkpoint(tmp_path / "old.pt")
-    assert payload["format_version"] == checkpoints.FORMAT_VERSION == 2
-    assert (payload["canvas"], payload["transform"]) == (canvas, transform)
+    assert payload["format_version"] == checkpoints.FORMAT_VERSION == 3
+    assert (payload["canvas"], payload["transform"]) == (canvas, transform) and payload["model_args"]["no_theme"] == "learned"
     assert isinstance(payload["config"], dict) and isinstance(payload["data"], dict) and isinstance(payload["metrics"], dict)
     assert payload["code_version"] == "0.1.0+old" and payload["epoch"] == 1  # the rest as stored
     model_from_checkpoint(payload)
@@ -175,23 +175,54 @@ def test_version_1_files_are_migrated_on_read(tmp_path, stored, canvas, transfor
 def test_the_shipped_demo_checkpoint_loads_and_so_does_its_version_1_form(tmp_path):
     path = checkpoints.Path(__file__).resolve().parents[1] / "checkpoints" / "demo.pt"
     raw = torch.load(path, weights_only=True)
-    assert raw["format_version"] == checkpoints.FORMAT_VERSION and set(raw) <= set(checkpoints.KEY_ROLES)
+    assert 2 <= raw["format_version"] <= checkpoints.FORMAT_VERSION and set(raw) <= set(checkpoints.KEY_ROLES)
     # The same weights as the version-1 file the demo shipped as until 2026-12-02 (no canvas, no transform:
     # readers derived them from the config), written raw, load migrated.
     old = {key: value for key, value in raw.items() if key not in ("canvas", "transform")}
     torch.save({**old, "format_version": 1}, tmp_path / "demo_v1.pt")
     payload = load_checkpoint(tmp_path / "demo_v1.pt")
-    assert payload["format_version"] == 2 and payload["canvas"] == 800 and payload["transform"] == "full"
-    # Saved again it is a version-2 file with the same keys and weights.
+    assert payload["format_version"] == 3 and payload["canvas"] == 800 and payload["transform"] == "full"
+    assert payload["model_args"]["no_theme"] == raw["model_args"].get("no_theme", "learned")
+    # Saved again it is a current file with the same keys and weights.
     again = load_checkpoint(save_checkpoint(tmp_path / "demo.pt", checkpoints.inference_payload(payload)))
     assert set(again) == set(payload) - {"step"} and all(torch.equal(again["model"][key], value) for key, value in payload["model"].items())
 
 
 def test_newer_or_malformed_versions_are_refused(tmp_path):
-    for version, message in ((3, "newer than this workbench"), ("2", "format_version must be"), (0, "format_version must be")):
+    for version, message in ((4, "newer than this workbench"), ("2", "format_version must be"), (0, "format_version must be")):
         torch.save({**make_payload(), "format": checkpoints.FORMAT, "format_version": version}, tmp_path / "odd.pt")
         with pytest.raises(CheckpointError, match=message):
             load_checkpoint(tmp_path / "odd.pt")
+
+
+@pytest.mark.parametrize("no_theme", [None, "learned", "posterior"])
+def test_version_2_files_written_before_no_theme_load_unchanged(tmp_path, no_theme):
+    """Format 3 names no_theme in model_args; a version-2 file that does not predicted by the learned vector."""
+    from workbench.predict import Predictor
+
+    torch.manual_seed(0)
+    options = {} if no_theme is None else {"no_theme": no_theme}
+    model = build_model("compact", num_bins=10, num_themes=3, roi_size=16, width=8, theme_dim=8, hidden_dim=16, **options).eval()
+    body = {**make_payload(), "model_args": model.model_args, "model": model.state_dict(), "theme_names": ["a", "b", "c"]}
+    assert ("no_theme" in body["model_args"]) == (no_theme == "posterior")  # build_model records it only when not learned
+    torch.save({**body, "format": checkpoints.FORMAT, "format_version": 2, "code_version": "0.1.0+old"}, tmp_path / "v2.pt")
+    payload = load_checkpoint(tmp_path / "v2.pt")
+    assert payload["format_version"] == 3 and payload["model_args"]["no_theme"] == (no_theme or "learned")
+    assert {key: value for key, value in payload["model_args"].items() if key != "no_theme"} == {
+        key: value for key, value in model.model_args.items() if key != "no_theme"}  # fmt: skip
+    rebuilt = model_from_checkpoint(payload)
+    images = torch.rand(2, 3, 64, 64)
+    sizes, themes = torch.tensor([[64, 48], [40, 64]]), torch.tensor([1, -1])
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(images, sizes, themes), model(images, sizes, themes))
+    assert Predictor.from_checkpoint(tmp_path / "v2.pt").card["model"]["no_theme"] == (no_theme or "learned")
+    # Written again, the file names it itself.
+    again = torch.load(save_checkpoint(tmp_path / "v3.pt", checkpoints.inference_payload(payload)), weights_only=True)
+    assert again["format_version"] == 3 and again["model_args"]["no_theme"] == (no_theme or "learned")
+    torch.save({**body, "model_args": {**body["model_args"], "no_theme": "maybe"}, "format": checkpoints.FORMAT, "format_version": 3},
+               tmp_path / "bad.pt")  # fmt: skip
+    with pytest.raises(CheckpointError, match="no_theme"):
+        load_checkpoint(tmp_path / "bad.pt")
 
 
 def test_the_writer_refuses_keys_the_schema_does_not_document(tmp_path):

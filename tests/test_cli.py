@@ -58,7 +58,6 @@ def test_export_drops_the_training_state(trained, tmp_path):
 
 
 def test_predict_prints_distributions_and_names_bad_files(trained, tmp_path, capsys):
-    pytest.importorskip("workbench.predict", reason="workbench.predict (Predictor) is not written yet")
     data, checkpoint = trained
     photos = sorted((data / "images").iterdir())[:2]
     broken = tmp_path / "broken.jpg"
@@ -74,7 +73,6 @@ def test_predict_prints_distributions_and_names_bad_files(trained, tmp_path, cap
 
 
 def test_predict_refuses_an_unknown_theme_with_close_matches(trained, capsys):
-    pytest.importorskip("workbench.predict", reason="workbench.predict (Predictor) is not written yet")
     data, checkpoint = trained
     theme = load_checkpoint(checkpoint)["theme_names"][0]
     photo = sorted((data / "images").iterdir())[0]

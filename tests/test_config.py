@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from workbench.model.backbones import backbone_defaults
-from workbench.config import TrainConfig, load_table
+from workbench.config import TrainConfig
+from workbench.data.prepare import load_table
 
 REPO = Path(__file__).resolve().parents[1]
 

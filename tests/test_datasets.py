@@ -20,22 +20,11 @@ from PIL import Image
 from workbench.data import ava as ava_reader, photonet as photonet_reader
 from workbench.data.augment import train_sample
 from workbench.data.batching import PaddedBatch, to_normalized_tensor
-from workbench.data.datasets import (
-    AestheticDataset,
-    ava_table,
-    check_images,
-    collate_padded,
-    image_sizes,
-    photonet_table,
-    read_ava_tanet_csv,
-    read_ava_txt,
-    read_challenges,
-    read_csv_folder,
-    read_idealo_json,
-    read_jpgl,
-    read_photonet,
-    read_tags,
-)
+from workbench.data.ava import ava_table, read_ava_tanet_csv, read_ava_txt, read_challenges, read_idealo_json, read_jpgl, read_tags
+from workbench.data.csv_folder import read_csv_folder
+from workbench.data.datasets import AestheticDataset, collate_padded
+from workbench.data.photonet import photonet_table, read_photonet
+from workbench.data.tables import check_images, image_sizes
 from workbench.data.images import load_image
 
 SHARED_AVA = Path(__file__).resolve().parents[1].parent / "shared" / "ava"

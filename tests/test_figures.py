@@ -25,7 +25,7 @@ from workbench.figures import (  # noqa: E402
     view_stability_summary,
 )
 from workbench.metrics import distribution_mean  # noqa: E402
-from workbench.model import build_model  # noqa: E402
+from workbench.model import build_model, list_backbones  # noqa: E402
 from workbench.predict import Predictor  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -85,9 +85,32 @@ def test_plot_architecture_shows_each_photo_with_its_roi_and_the_stage_table(com
     assert (tmp_path / "fig3.png").read_bytes().startswith(PNG)
 
 
+@pytest.mark.parametrize("backbone", list_backbones())
+def test_fig3_shows_the_full_resolution_stem_of_every_backbone_with_frozen_batchnorm(backbone, tmp_path):
+    """The shipped models freeze BatchNorm, which folds the stem's BN into its convolution: Fig. 3 still has
+    the stem rows and the stem map, each photo's ROI box on it (its valid region: stem activity inside)."""
+    torch.manual_seed(0)
+    model = build_model(backbone, num_bins=10, num_themes=3, freeze_bn=backbone != "compact", pretrained=False)
+    sizes = [(80, 120), (100, 64)]  # (h, w)
+    stages, batch = forward_trace(model, [_photo(w, h, i) for i, (h, w) in enumerate(sizes)], themes=[1, -1], canvas=128)
+    rows = stages.set_index("stage")["shape"]
+    stem_rows = [stage for stage in rows.index if stage.startswith("stem conv")]
+    assert len(stem_rows) == len(model.backbone.stem)
+    assert rows[stem_rows[-1]][2:] == batch["stem_map"].shape[1:] and rows["softmax (output)"] == (2, 10)
+    assert list(rows.index).index(stem_rows[-1]) < list(rows.index).index("ROI pooling") < list(rows.index).index("visual feature")
+    assert rows["ROI pooling"][2:] == (model.backbone.roi_size, model.backbone.roi_size)
+    assert any(stage.startswith("body stage") for stage in rows.index)
+    np.testing.assert_array_equal(batch["stem_sizes"], model.backbone.stem_sizes(torch.tensor(sizes)).numpy())
+    for stem_map, (h, w) in zip(batch["stem_map"], batch["stem_sizes"]):
+        assert np.isfinite(stem_map).all() and stem_map[:h, :w].mean() > 0
+    np.testing.assert_allclose(batch["distributions"].sum(axis=1), 1, atol=1e-5)
+    figure = plot_architecture(stages, batch, caption=f"{backbone}, untrained", save_to=tmp_path / "fig3.png")
+    assert len(figure.axes) == 2 * 2 + 1 and (tmp_path / "fig3.png").read_bytes().startswith(PNG)
+
+
 @pytest.fixture(scope="module")
 def tiny_benchmark(tmp_path_factory):
-    from workbench.data.datasets import read_csv_folder
+    from workbench.data.csv_folder import read_csv_folder
 
     return read_csv_folder(generate_dataset(tmp_path_factory.mktemp("synth") / "synth", 6, seed=0, workers=1, progress=False))
 

@@ -154,7 +154,7 @@ def test_head_stage_monitor_sees_every_head_epoch_with_validation(tiny_benchmark
 
 
 def test_theme_prior_on_validation_is_the_report_on_the_validation_split(tiny_benchmark):
-    from workbench.data.datasets import read_csv_folder
+    from workbench.data.csv_folder import read_csv_folder
 
     table = read_csv_folder(tiny_benchmark)
     prior = theme_prior_on_validation(table)

@@ -125,8 +125,10 @@ def test_features_then_predict_from_features_equals_predict(predictor, photos):
             predictor.predict_from_features(four, "Circles", view=view),
             predictor.predict(photos[:2], "Circles", view=view), atol=1e-5,
         )  # fmt: skip
+    # Without view=, the model's own transform among them (the tiny checkpoint's: full); else an error.
+    np.testing.assert_allclose(predictor.predict_from_features(four, "Circles"), predictor.predict_from_features(four, "Circles", view="full"))
     with pytest.raises(ValueError, match="pass view="):
-        predictor.predict_from_features(four, "Circles")
+        predictor.predict_from_features(predictor.features(photos[:1], view=["resize", "crop"]), "Circles")
 
 
 def test_predict_all_themes_matches_each_theme(predictor, photos):
@@ -152,3 +154,29 @@ def test_bad_arguments(predictor, photos):
         predictor.features(photos, batch_size=0)
     with pytest.raises(ValueError, match="empty"):
         predictor.features([])
+
+
+@pytest.mark.parametrize("transform", ["resize", "crop"])
+def test_a_checkpoint_trained_on_another_transform_predicts_what_evaluate_measures(tmp_path, write_tiny_folder, tiny_themes, transform):
+    """One contract: the checkpoint's transform is the default view of Predictor, as it is of evaluate."""
+    from workbench.data.csv_folder import read_csv_folder
+    from workbench.evaluation import evaluate_checkpoint
+
+    root = write_tiny_folder(tmp_path / "data", n_train=3, n_val=3, n_test=6)
+    table = read_csv_folder(root)
+    for seed, (file, w, h) in enumerate(zip(table["path"], table["width"], table["height"])):
+        photo(int(w), int(h), seed=seed).save(file)  # noise: a resize smooths it, the full view keeps it
+    path = make_tiny_checkpoint(tmp_path / f"{transform}.pt", themes=tiny_themes, transform=transform)
+    predictor = Predictor.from_checkpoint(path)
+    assert predictor.transform == transform and predictor.card["transform"] == transform
+    test = table[table["split"] == "test"]
+    for tta in (False, True):
+        _, evaluated, _ = evaluate_checkpoint(path, data_root=str(root), split="test", tta=tta, device="cpu", return_predictions=True)
+        predicted = predictor.predict(test["path"].tolist(), test["theme_id"].tolist(), tta=tta)
+        np.testing.assert_allclose(predicted, evaluated, rtol=0, atol=1e-6)
+        features = predictor.features(test["path"].tolist(), tta=tta)
+        assert features.transforms == (transform,)
+        np.testing.assert_allclose(predictor.predict_from_features(features, test["theme_id"].tolist()), evaluated, atol=1e-5)
+    # The full view is another input (what the predictor showed every model before it read the transform).
+    full = predictor.predict(test["path"].tolist(), test["theme_id"].tolist(), view="full")
+    assert np.abs(full - predicted).max() > 10 * np.abs(evaluated - predicted).max()

@@ -12,6 +12,7 @@ from PIL import Image
 from scipy.stats import spearmanr
 
 from workbench.data import synth
+from workbench.data.csv_folder import read_csv_folder
 from workbench.data.synth import (
     JPEG_OPTIONS,
     MAX_VOTERS,
@@ -143,12 +144,7 @@ def test_written_folder_matches_the_csv_format(dataset):
 
 
 def test_written_folder_reads_back_as_a_label_table(dataset):
-    datasets = pytest.importorskip(
-        "workbench.data.datasets", reason="workbench.data.datasets (read_csv_folder) is not written yet"
-    )
-    if not hasattr(datasets, "read_csv_folder"):
-        pytest.skip("workbench.data.datasets has no read_csv_folder yet")
-    table = datasets.read_csv_folder(dataset)
+    table = read_csv_folder(dataset)
     labels = pd.read_csv(dataset / "labels.csv")
     assert len(table) == len(labels)
     assert all(Path(path).is_file() for path in table["path"])

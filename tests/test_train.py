@@ -14,7 +14,7 @@ import torch
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
 from workbench.data.datasets import AestheticDataset
 from workbench.losses import training_loss
-from workbench.config import prepare_table
+from workbench.data.prepare import prepare_table
 from workbench.curves import plot_history
 from workbench.evaluation import evaluate_checkpoint, evaluate_model
 from workbench.train import Hook, LivePlotHook, train
@@ -129,6 +129,20 @@ def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, 
     assert all(torch.isfinite(value).all() for value in payload["model"].values() if value.is_floating_point())
 
 
+KILL_AT_STEP = """
+import os, signal, sys
+from workbench.config import TrainConfig
+from workbench.train import Hook, train
+
+class KillAfterTheStep(Hook):  # after CheckpointHook (user hooks run last): the step's last.pt is on disk
+    def after_step(self, trainer):
+        if (trainer.epoch, trainer.step) == (int(sys.argv[3]), int(sys.argv[4])):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+train(TrainConfig.from_yaml(sys.argv[1], out_dir=sys.argv[2]), progress=False, hooks=[KillAfterTheStep()])
+"""
+
+
 def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path, tiny_config):
     config = tiny_config(tiny_root, tmp_path / "unused", epochs=3, theme_dropout=0.3, save_every_steps=1)
     config_path = tmp_path / "config.yaml"
@@ -139,24 +153,13 @@ def test_kill_and_resume_ends_with_identical_weights(tiny_root, tmp_path, tiny_c
     run = subprocess.run(train_command(config_path, "--out_dir", str(whole)), env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
 
-    process = subprocess.Popen(train_command(config_path, "--out_dir", str(killed)), env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    state = None
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and process.poll() is None:
-            if (killed / "last.pt").is_file():
-                payload = load_checkpoint(killed / "last.pt")
-                if payload["epoch"] >= 1 and payload["step"] >= 1:  # mid-epoch: the resume skips done batches
-                    process.send_signal(signal.SIGKILL)
-                    state = (payload["epoch"], payload["step"])
-                    break
-            time.sleep(0.02)
-    finally:
-        process.kill()
-        process.communicate()
-    assert state is not None and state[0] < 3, f"the run ended before it could be killed: {process.stderr}"
-    assert load_checkpoint(killed / "last.pt")["epoch"] < 3
+    # Killed (SIGKILL: no clean-up at all) by a step hook right after the checkpoint of epoch 2, step 1 is
+    # written: mid-epoch, so the resume must skip the batches already done.
+    killed_run = subprocess.run([sys.executable, "-c", KILL_AT_STEP, str(config_path), str(killed), "1", "1"], env=env,
+                                capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert killed_run.returncode == -signal.SIGKILL, killed_run.stderr
+    payload = load_checkpoint(killed / "last.pt")
+    assert (payload["epoch"], payload["step"]) == (1, 1)
 
     resumed = subprocess.run(train_command(config_path, "--out_dir", str(killed), "--resume"), env=env,
                              capture_output=True, text=True, timeout=300)  # fmt: skip

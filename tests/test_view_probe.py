@@ -95,7 +95,7 @@ def synthetic_root(tmp_path_factory):
 
 
 def test_detail_retention_on_the_benchmark_full_view_keeps_the_grain(synthetic_root):
-    from workbench.data.datasets import read_csv_folder
+    from workbench.data.csv_folder import read_csv_folder
 
     table = read_csv_folder(synthetic_root)
     retention = detail_retention(table, ("full", "resize"), progress=False).set_index("view")

@@ -3,7 +3,12 @@
 ``workbench.Predictor`` is the one way to predict (the app, the CLI and the notebooks use it);
 ``workbench.build_model`` builds the model; ``workbench.train`` holds the training engine.
 """
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # pyproject.toml's version, the one place it is written
+    __version__ = version("workbench")
+except PackageNotFoundError:  # run from a folder that was never installed
+    __version__ = "unknown"
 
 __all__ = ["Predictor", "build_model", "__version__"]
 

@@ -31,6 +31,9 @@ DEFAULT_CHECKPOINT = Path("checkpoints") / "demo.pt"
 HISTOGRAM_WIDTH = 40  # characters of the longest bar in `predict`'s histograms
 
 
+# The train flags are generated from TrainConfig's fields (types, defaults, the comment beside each field as its
+# help) with argparse rather than tyro / simple-parsing: those would change the documented syntax (`--amp false`,
+# `none`, both `--batch-size` and `--batch_size`), and YAML values and flags must share one parser (coerce_field).
 def _config_fields():
     from workbench.config import TrainConfig
 
@@ -143,8 +146,8 @@ def _add_predict(subparsers) -> None:
     parser = subparsers.add_parser("predict", help="score distributions of photos")
     parser.add_argument("--checkpoint", default=None, help=f"checkpoint file (default {DEFAULT_CHECKPOINT} if present)")
     parser.add_argument("--theme", default=None, help="theme name the photos were taken for (default: none)")
-    parser.add_argument("--view", default="full", choices=TRANSFORMS,
-                        help="how the photo is shown to the model (default full: pad + ROI)")  # fmt: skip
+    parser.add_argument("--view", default=None, choices=TRANSFORMS,
+                        help="how the photo is shown to the model (default: the transform it was trained on, as evaluate shows it)")  # fmt: skip
     parser.add_argument("--tta", action="store_true", help="average the test-time views")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="photos")

@@ -9,6 +9,7 @@ keeps.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import pickle
 import subprocess
@@ -19,12 +20,15 @@ from typing import Annotated, Any, NotRequired, Required, TypedDict
 
 import torch
 
-from workbench import __version__
 from workbench.data.augment import TRANSFORMS, transform_canvas
-from workbench.model import AestheticModel, build_model
+from workbench.data.batching import pad_batch
+from workbench.model.build import AestheticModel, build_model
+from workbench.model.heads import NO_THEME_MODES
 
 FORMAT = "workbench-checkpoint"
-FORMAT_VERSION = 2  # 1: canvas and transform optional (a reader fell back on the config); 2: required
+# 1: canvas and transform optional (a reader fell back on the config); 2: required; 3: model_args names
+# no_theme (how a photo without a theme is predicted), which 2 left out for the learned vector
+FORMAT_VERSION = 3
 DEFAULT_CANVAS = 800  # the paper's canvas, for version-1 files whose config does not name one
 MODEL, CARD, RESUME = "model", "card", "resume"  # the roles of the keys (export keeps MODEL and CARD)
 
@@ -34,7 +38,7 @@ class Checkpoint(TypedDict, total=False):
 
     format: Required[Annotated[str, MODEL]]  # always FORMAT ("workbench-checkpoint"); written by save_checkpoint
     format_version: Required[Annotated[int, MODEL]]  # FORMAT_VERSION when written; older files are migrated on read
-    model_args: Required[Annotated[dict[str, Any], MODEL]]  # build_model's keyword arguments (model.model_args)
+    model_args: Required[Annotated[dict[str, Any], MODEL]]  # build_model's keyword arguments (model.model_args), no_theme always named
     model: Required[Annotated[dict[str, torch.Tensor], MODEL]]  # the state dict (float32, or float16 from export --half)
     theme_names: Required[Annotated[list[str], MODEL]]  # index = theme id; [] for a model without themes
     num_bins: Required[Annotated[int, MODEL]]  # K, the score bins of the predicted distribution
@@ -76,6 +80,15 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt, truncated, tampered with or incompatible."""
 
 
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml's, through ``importlib.metadata``), or
+    "unknown" when the package runs from a folder that was never installed."""
+    try:
+        return importlib.metadata.version("workbench")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
     try:
@@ -85,10 +98,11 @@ def code_version() -> str:
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    return f"{__version__}+{commit}" if commit else __version__
+    version = package_version()
+    return f"{version}+{commit}" if commit else version
 
 
-def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+def save_checkpoint(path: str | os.PathLike, payload: Checkpoint | dict[str, Any]) -> Path:
     """Write ``payload`` (the keys of ``Checkpoint``; ``format``, ``format_version`` and ``code_version``
     are stamped here) to ``path`` atomically: a temp file in the same folder, fsync, rename.
 
@@ -97,6 +111,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     """
     path = Path(path)
     payload = {**payload, "format": FORMAT, "format_version": FORMAT_VERSION, "code_version": code_version()}
+    if isinstance(payload.get("model_args"), dict):
+        payload["model_args"] = _with_no_theme(payload["model_args"])
     unknown = sorted(set(payload) - set(KEY_ROLES))
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if unknown or missing:
@@ -121,8 +137,9 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; raise ``CheckpointError`` if unusable."""
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint with ``torch.load(weights_only=True)``; raise ``CheckpointError`` if unusable.
+    Older formats are migrated, so the result always holds format ``FORMAT_VERSION``'s keys."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -145,13 +162,19 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         )
     if version == 1:
         payload = _migrate_v1(payload)
+    if payload["format_version"] == 2:
+        payload = _migrate_v2(payload)
     missing = [key for key in REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     for key, empty in _CARD_DEFAULTS.items():
         if payload.get(key) is None:
             payload[key] = empty()
-    return payload
+    model_args = payload["model_args"]
+    if not isinstance(model_args, dict) or model_args.get("no_theme") not in NO_THEME_MODES:
+        no_theme = model_args.get("no_theme") if isinstance(model_args, dict) else None
+        raise CheckpointError(f"{path}: model_args must be a dict naming no_theme, one of {NO_THEME_MODES}; got {no_theme!r}")
+    return Checkpoint(**payload)
 
 
 def _migrate_v1(payload: dict[str, Any]) -> dict[str, Any]:
@@ -160,13 +183,43 @@ def _migrate_v1(payload: dict[str, Any]) -> dict[str, Any]:
     config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
     transform = payload.get("transform") or config.get("transform") or "full"
     canvas = payload.get("canvas") or transform_canvas(transform, int(config.get("canvas") or DEFAULT_CANVAS))
-    return {**payload, "format_version": FORMAT_VERSION, "transform": transform, "canvas": int(canvas)}
+    return {**payload, "format_version": 2, "transform": transform, "canvas": int(canvas)}
 
 
-def inference_payload(payload: dict[str, Any]) -> dict[str, Any]:
+def _migrate_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """Format 2 -> 3: ``model_args`` names ``no_theme``; a file that does not predicted without a theme
+    by the learned vector ("learned", all there was before the option); the other keys are unchanged."""
+    model_args = payload.get("model_args")
+    if isinstance(model_args, dict):
+        payload = {**payload, "model_args": _with_no_theme(model_args)}
+    return {**payload, "format_version": 3}
+
+
+def _with_no_theme(model_args: dict[str, Any]) -> dict[str, Any]:
+    return {**model_args, "no_theme": model_args.get("no_theme", "learned")}
+
+
+def model_payload(
+    model: AestheticModel, theme_names: list[str], canvas: int, transform: str = "full", *,
+    data: dict[str, Any] | None = None, config: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+) -> Checkpoint:
+    """The ``MODEL`` keys of ``model`` (and the ``CARD`` keys given) as ``save_checkpoint`` takes them: a
+    checkpoint of a model built outside a training run (a test fixture, a benchmark's untrained model),
+    without writing its payload by hand. canvas: the side photos are fitted within for ``transform``."""
+    payload = Checkpoint(
+        model_args=dict(model.model_args), model=model.state_dict(), theme_names=list(theme_names),
+        num_bins=int(model.num_bins), canvas=int(canvas), transform=transform,
+    )  # fmt: skip
+    for key, value in (("data", data), ("config", config), ("metrics", metrics)):
+        if value is not None:
+            payload[key] = value
+    return payload
+
+
+def inference_payload(payload: Checkpoint | dict[str, Any]) -> Checkpoint:
     """The keys a prediction needs or shows (roles ``MODEL`` and ``CARD``): a checkpoint without its
     training state, what ``python -m workbench export`` writes."""
-    return {key: value for key, value in payload.items() if key in INFERENCE_KEYS}
+    return Checkpoint(**{key: value for key, value in payload.items() if key in INFERENCE_KEYS})
 
 
 def _first_line(error: BaseException) -> str:
@@ -178,7 +231,7 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
-def model_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> AestheticModel:
+def model_from_checkpoint(payload: Checkpoint, path: str | os.PathLike = "<checkpoint>") -> AestheticModel:
     """Rebuild the model from ``model_args`` (never downloading weights) and load its state."""
     args = dict(payload["model_args"])
     args.pop("pretrained", None)
@@ -195,7 +248,7 @@ def model_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike = "<c
     return model
 
 
-def half_precision_weights(payload: dict[str, Any], tolerance: float = 1e-3, photos: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+def half_precision_weights(payload: Checkpoint, tolerance: float = 1e-3, photos: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
     """The checkpoint's weights in float16 (loading casts them back to float32), after checking that
     the predictions of ``photos`` random photos (with and without a theme) move by at most
     ``tolerance`` in any bin; ValueError otherwise."""
@@ -203,13 +256,10 @@ def half_precision_weights(payload: dict[str, Any], tolerance: float = 1e-3, pho
     full_model = model_from_checkpoint(payload).eval()
     half_model = model_from_checkpoint({**payload, "model": half}).eval()
     generator = torch.Generator().manual_seed(seed)
-    sizes = [(96 + 37 * i, 160 - 21 * i) for i in range(photos)]
-    images = torch.zeros(photos, 3, max(h for h, _ in sizes), max(w for _, w in sizes))
-    for i, (h, w) in enumerate(sizes):
-        images[i, :, :h, :w] = torch.randn(3, h, w, generator=generator)
+    batch = pad_batch([torch.randn(3, 96 + 37 * i, 160 - 21 * i, generator=generator) for i in range(photos)], canvas=None)
     themes = torch.tensor([i % max(1, full_model.num_themes) if full_model.num_themes and i % 2 else -1 for i in range(photos)])
     with torch.no_grad():
-        moved = (full_model(images, torch.tensor(sizes), themes) - half_model(images, torch.tensor(sizes), themes)).abs().max().item()
+        moved = (full_model(batch.images, batch.sizes, themes) - half_model(batch.images, batch.sizes, themes)).abs().max().item()
     if moved > tolerance:
         raise ValueError(f"float16 weights move the predictions by {moved:.2g} > {tolerance:g}; export in float32")
     return half

@@ -20,11 +20,8 @@ import yaml
 from workbench.data.augment import AUGMENTS, TRANSFORMS
 from workbench.data.batching import MIN_SIDE
 from workbench.data.prepare import DATA_SOURCES
-# Label-table preparation moved to workbench.data.prepare; re-exported where notebooks and tests import it.
-from workbench.data.prepare import data_description, load_table, prepare_table  # noqa: F401
 
-__all__ = ["AMP_DTYPES", "DATA_SOURCES", "RESUMABLE_CHANGES", "TrainConfig", "coerce_field", "data_description",
-           "load_table", "prepare_table"]
+__all__ = ["AMP_DTYPES", "DATA_SOURCES", "HEAD_TARGETS", "RESUMABLE_CHANGES", "TrainConfig", "coerce_field"]
 from workbench.model.heads import HEAD_TYPES, NO_THEME_MODES
 from workbench.model.roi import ROI_MODES
 

@@ -2,7 +2,8 @@
 
 ``evaluate_model`` runs a dataset's photos through ``workbench.inference`` (the same views, shape-sorted
 batches and backbone as ``Predictor``), applies the head under each photo's theme and averages each
-photo's views; under DDP every rank predicts its share and the predictions are gathered.
+photo's views (``inference.head_predictions`` and ``mean_over_views``, as ``Predictor`` does); under DDP
+every rank predicts its share and the predictions are gathered.
 ``evaluate_checkpoint`` rebuilds a checkpoint's model and data and returns ``metrics.evaluate``;
 ``checkpoint_results_table`` lays several out like the paper's Tables I-II.
 """
@@ -22,7 +23,7 @@ from workbench.checkpoints import load_checkpoint, model_from_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
-from workbench.inference import TestViews, ViewFeatures, shape_sorted_batches, view_features
+from workbench.inference import TestViews, ViewFeatures, head_predictions, mean_over_views, shape_sorted_batches, view_features
 from workbench.metrics import evaluate, results_table
 from workbench.model.heads import NO_THEME
 from workbench.runtime import DeviceOptions, device_options, is_distributed, resolve_device
@@ -98,10 +99,8 @@ def evaluate_model(
             photo_themes = dataset_themes[part.index] if themes else torch.full_like(part.index, NO_THEME)
             view_themes = photo_themes.repeat_interleave(part.counts).to(device, non_blocking=True)
             with options.autocast():
-                pred = model.predict_from_features(part.values, view_themes)
-            photo_of_view = torch.arange(len(part.counts)).repeat_interleave(part.counts).to(device)
-            summed = torch.zeros(len(part.counts), pred.shape[1], device=device).index_add_(0, photo_of_view, pred.float())
-            preds.append((summed / part.counts.to(device)[:, None]).cpu().numpy())
+                pred = head_predictions(model, part.values, view_themes, dataset.transform)
+            preds.append(mean_over_views(pred.float(), part.counts).cpu().numpy())
             index.append(part.index.numpy())
     finally:
         model.train(was_training)

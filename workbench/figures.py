@@ -19,11 +19,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from workbench.analysis import vote_distributions
+from workbench.analysis.votes import vote_distributions
 from workbench.curves import save_figure
 from workbench.data.augment import SIX_VIEWS, TRANSFORMS, test_samples, transform_canvas
 from workbench.data.batching import IMAGENET_MEAN, IMAGENET_STD, pad_batch, to_normalized_tensor
 from workbench.data.images import load_image
+from workbench.inference import head_predictions, load_photo, make_views, pad_views
+from workbench.model.backbones import first_conv
 from workbench.metrics import distribution_mean, per_image_distances
 from workbench.plots import PREDICTED_COLOR, TARGET_COLOR, _draw_histogram, label_figure
 
@@ -210,60 +212,53 @@ def plot_theme_contrast(
 @torch.no_grad()
 def forward_trace(model: torch.nn.Module, images: Sequence[Image.Image | PathLike], themes: Sequence[int] | None = None,
                   canvas: int = 800) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run ``model`` (an ``AestheticModel`` in eval mode) once on a padded batch of ``images`` (any
-    sizes) and record each stage's output shape with forward hooks.
+    """Run ``model`` (an ``AestheticModel`` with a ``RoiBackbone``, put in eval mode here) once on the
+    padded batch of ``images`` (any sizes, each fitted in ``canvas`` and shown in the ``full`` view) and
+    record each stage's output shape: the backbone's from ``RoiBackbone.trace`` (which sees the stem
+    whatever its BatchNorm), the head's from forward hooks.
 
     Returns ``(stages, batch)``: stages has one row per stage (``stage``, ``shape``, ``what``);
     batch holds the padded ``images`` (uint8 [B, H, W, 3] for display), the photos' ``sizes`` [B, 2]
     (h, w) on the canvas, their ROI boxes on the stem's output (``stem_sizes`` [B, 2]), the stem's
-    output ``stem_map`` (channel-mean, [B, h, w]) and the output ``distributions`` [B, K]."""
-    photos = [_photo(image).convert("RGB") for image in images]
-    tensors = [to_normalized_tensor(test_samples(photo, "full", tta=False, canvas=canvas)[0]) for photo in photos]
-    batch = pad_batch(tensors, canvas=None)
+    last output ``stem_map`` (mean |activation| over channels, [B, h, w]; 0 where the stem left no
+    finite value) and the output ``distributions`` [B, K]."""
+    views = [make_views(load_photo(image, canvas), "full", False, canvas)[0] for image in images]
+    batch = pad_views(views)
     backbone = model.backbone
-    recorded: list[tuple[str, tuple[int, ...], str]] = [("padded batch (input)", tuple(batch.images.shape), f"{len(photos)} photos zero-padded top-left; sizes kept")]
-    stem_outputs = []
-    hooks = []
-
-    def record(name: str, what: str, keep: list | None = None):
-        def hook(module, inputs, output):
-            recorded.append((name, tuple(output.shape), what))
-            if keep is not None:
-                keep.append(output)
-        return hook
-
-    from workbench.model.backbones import first_conv
-
-    for i, layer in enumerate(backbone.stem):  # the stem runs its convolutions itself (padding masks in between)
-        conv = first_conv(layer)
-        what = f"conv {conv.kernel_size[0]}x{conv.kernel_size[1]} stride {conv.stride[0]} over the whole canvas (full resolution)"
-        hooks.append(conv.register_forward_hook(record(f"stem conv {i + 1}", what, stem_outputs)))
-    hooks.append(backbone.body.register_forward_pre_hook(
-        lambda module, inputs: recorded.append(("ROI pooling", tuple(inputs[0].shape), f"each photo's own region -> {backbone.roi_size}x{backbone.roi_size}")) or None))
-    stages = getattr(backbone.body, "stages", None)
-    for i, stage in enumerate(stages or []):
-        hooks.append(stage.register_forward_hook(record(f"body stage {i + 1}", "pretrained layers on the pooled maps")))
-    hooks.append(backbone.register_forward_hook(record("visual feature", "global averages" + (" of every stage, concatenated" if stages else ""))))
-    hooks.append(model.theme_branch.register_forward_hook(record("theme feature", "theme id -> embedding -> ReLU (-1: learned 'no theme')")))
-    for i, layer in enumerate(model.head.layers):
-        if isinstance(layer, torch.nn.Linear):
-            hooks.append(layer.register_forward_hook(record(f"head FC {i}", "on [visual, theme]" if i < 2 else "logits over the K scores")))
     model_was_training = model.training
     model.eval()
+    recorded: list[tuple[str, tuple[int, ...], str]] = []
+    hooks = [model.theme_branch.register_forward_hook(
+        lambda module, inputs, output: recorded.append(("theme feature", tuple(output.shape), "theme id -> embedding -> ReLU (-1: learned 'no theme')")))]
+    for i, layer in enumerate(model.head.layers):
+        if isinstance(layer, torch.nn.Linear):
+            what = "on [visual, theme]" if i < 2 else "logits over the K scores"
+            hooks.append(layer.register_forward_hook(lambda module, inputs, output, name=f"head FC {i}", what=what: recorded.append((name, tuple(output.shape), what))))
     try:
-        theme_ids = None if themes is None else torch.as_tensor(list(themes), dtype=torch.long)
-        distributions = model(batch.images, batch.sizes, theme_ids)
+        trace = backbone.trace(batch.images, batch.sizes)
+        theme_ids = torch.full((len(views),), -1, dtype=torch.long) if themes is None else torch.as_tensor(list(themes), dtype=torch.long)
+        distributions = head_predictions(model, trace.features, theme_ids, "full")
     finally:
         for hook in hooks:
             hook.remove()
         model.train(model_was_training)
-    recorded.append(("softmax (output)", tuple(distributions.shape), "score distribution per photo"))
-    table = pd.DataFrame(recorded, columns=["stage", "shape", "what"])
-    stem_map = stem_outputs[-1].float().abs().mean(dim=1) if stem_outputs else None
+    rows = [("padded batch (input)", tuple(batch.images.shape), f"{len(views)} photos zero-padded top-left; sizes kept")]
+    for i, (layer, output) in enumerate(zip(backbone.stem, trace.stem)):
+        conv = first_conv(layer)
+        rows.append((f"stem conv {i + 1}", tuple(output.shape),
+                     f"conv {conv.kernel_size[0]}x{conv.kernel_size[1]} stride {conv.stride[0]} over the whole canvas (full resolution)"))
+    rows.append(("ROI pooling", tuple(trace.pooled.shape), f"each photo's own region -> {backbone.roi_size}x{backbone.roi_size}"))
+    rows += [(f"body stage {i + 1}", tuple(output.shape), "layers on the pooled maps") for i, (_, output) in enumerate(trace.stages)]
+    multi_level = hasattr(backbone.body, "stages")
+    rows.append(("visual feature", tuple(trace.features.shape), "global averages" + (" of every stage, concatenated" if multi_level else "")))
+    rows += recorded
+    rows.append(("softmax (output)", tuple(distributions.shape), "score distribution per photo"))
+    table = pd.DataFrame(rows, columns=["stage", "shape", "what"])
+    stem_map = torch.nan_to_num(trace.stem[-1].float(), nan=0.0, posinf=0.0, neginf=0.0).abs().mean(dim=1)
     return table, {
         "images": np.stack([_displayed(image) for image in batch.images]),
-        "sizes": batch.sizes.numpy(), "stem_sizes": backbone.stem_sizes(batch.sizes).numpy(),
-        "stem_map": None if stem_map is None else stem_map.numpy(), "distributions": distributions.numpy(),
+        "sizes": batch.sizes.numpy(), "stem_sizes": trace.stem_sizes[-1].numpy(),
+        "stem_map": stem_map.numpy(), "distributions": distributions.numpy(),
     }
 
 
@@ -296,7 +291,7 @@ def plot_architecture(stages: pd.DataFrame, batch: dict[str, Any], caption: str 
                            loc="center", cellLoc="left", colLoc="left", colWidths=[0.2, 0.22, 0.58])
     table.auto_set_font_size(False)
     table.set_fontsize(8)
-    label_figure(figure, caption, "shapes recorded by forward hooks during one real forward pass; red box: the region ROI pooling reads")
+    label_figure(figure, caption, "shapes recorded during one real forward pass (RoiBackbone.trace); red box: the region ROI pooling reads")
     return save_figure(figure, save_to)
 
 

@@ -9,6 +9,11 @@ views in place of test views); nothing else builds test views or batches for the
     for part in view_features(model, views, batches, batch_size=16):
         part.index, part.counts, part.values     # photos, their views, Tensor[sum(counts), D]
 
+Past the backbone, ``head_predictions`` is the one call of the model's head on view features (and
+``head_theme_posterior`` of its theme classifier), told which transform the features were computed
+with, and ``mean_over_views`` the one average of a photo's views: ``Predictor`` and ``evaluate_model``
+both use them, so a prediction and an evaluation cannot drift apart.
+
 A photo's views follow ``view_layout`` (``augment.view_names`` per transform). Photos are sorted by
 shape (``batching.shape_order``) and cut into batches of whole photos holding at most ``batch_size``
 views; a photo with more views than that is run in slices of ``batch_size``. Each forward pass is
@@ -29,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from workbench.data.augment import TRANSFORMS, test_samples, view_names
-from workbench.data.batching import PaddedBatch, pad_batch, shape_order, to_normalized_tensor
+from workbench.data.batching import PaddedBatch, pad_batch, round_up, shape_order, to_normalized_tensor
 from workbench.data.images import convert_image, header_size, load_image
 from workbench.model.build import AestheticModel
 from workbench.runtime import DeviceOptions, ignore_stop_signals
@@ -139,6 +144,12 @@ class ViewBatch:
         return ViewBatch(self.batch.pin_memory(), self.index, self.counts, self.images)
 
 
+def pad_views(views: Sequence[Image.Image]) -> PaddedBatch:
+    """View images (PIL RGB, as ``make_views`` gives them) -> one ``PaddedBatch``, each view top-left and
+    the canvas only as large as the largest view: what every forward pass of ``view_features`` gets."""
+    return pad_batch([to_normalized_tensor(view) for view in views], canvas=None, multiple=PAD_MULTIPLE)
+
+
 def collate_views(items: Sequence[dict[str, Any] | None]) -> ViewBatch | None:
     """DataLoader collate for ``TestViews``: drop None items, pad every view to the batch's largest."""
     kept = [item for item in items if item is not None]
@@ -224,8 +235,7 @@ def _slices(batch: PaddedBatch, size: int) -> Iterator[PaddedBatch]:
         return
     for start in range(0, len(batch), size):
         sizes = batch.sizes[start : start + size]
-        height = -(-int(sizes[:, 0].max()) // PAD_MULTIPLE) * PAD_MULTIPLE
-        width = -(-int(sizes[:, 1].max()) // PAD_MULTIPLE) * PAD_MULTIPLE
+        height, width = round_up(int(sizes[:, 0].max()), PAD_MULTIPLE), round_up(int(sizes[:, 1].max()), PAD_MULTIPLE)
         yield PaddedBatch(batch.images[start : start + size, :, :height, :width], sizes)
 
 
@@ -258,3 +268,33 @@ def photo_features(
                 images[index] = photo_views
     assert values is not None  # every photo loads or raises
     return values, views.layout, images
+
+
+# --- past the backbone: the head and the mean over views -------------------------------------------
+
+
+def head_predictions(model: AestheticModel, values: Tensor, theme_ids: Tensor, transform: str, return_logits: bool = False) -> Tensor:
+    """Distributions ``Tensor[R, K]`` (or logits) of R rows of view features ``values`` [R, D], row r under
+    theme ``theme_ids[r]`` (-1: none). transform: the one of ``TRANSFORMS`` the features were computed
+    with (``Features.transforms``, the dataset's transform). The one place the model's head is called
+    on view features, for ``Predictor`` and ``evaluate_model`` alike."""
+    check_transforms(transform)
+    return model.predict_from_features(values, theme_ids, return_logits=return_logits, view=transform)
+
+
+def head_theme_posterior(model: AestheticModel, values: Tensor, transform: str) -> Tensor | None:
+    """p(theme | photo) ``Tensor[R, T]`` of R rows of view features computed with ``transform``; None for a
+    model that predicts a photo without a theme by its learned vector (no fitted theme classifier)."""
+    check_transforms(transform)
+    if not model.has_theme_posterior_for(model.heads_for(transform)):
+        return None
+    return model.theme_posterior(values, view=transform)
+
+
+def mean_over_views(per_view: Tensor, counts: Tensor) -> Tensor:
+    """``Tensor[P, ...]``: each photo's mean over its rows of ``per_view`` [sum(counts), ...], laid out photo
+    after photo (``counts`` LongTensor[P], views per photo): the average a prediction over test-time views is."""
+    counts = counts.to(per_view.device)
+    photo_of_row = torch.arange(len(counts), device=per_view.device).repeat_interleave(counts)
+    summed = per_view.new_zeros((len(counts), *per_view.shape[1:])).index_add_(0, photo_of_row, per_view)
+    return summed / counts.view(-1, *([1] * (per_view.ndim - 1))).to(per_view.dtype)

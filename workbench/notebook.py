@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.analysis import theme_baseline_report, vote_distributions
-from workbench.config import TrainConfig, prepare_table
-from workbench.data.datasets import ava_table, read_ava_tanet_csv, read_idealo_json
+from workbench.analysis.baselines import theme_baseline_report
+from workbench.analysis.votes import vote_distributions
+from workbench.config import TrainConfig
+from workbench.data.ava import ava_table, read_ava_tanet_csv, read_idealo_json
+from workbench.data.prepare import prepare_table
 from workbench.data.synth import generate_dataset
 from workbench.metrics import distribution_mean
 from workbench.predict import Predictor

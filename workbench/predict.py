@@ -3,7 +3,10 @@
 A thin wrapper (detectron2's ``DefaultPredictor``) around a checkpoint: photos go through
 ``workbench.inference`` (loaded and fitted to the checkpoint's canvas, the test views of
 ``workbench.data.augment``, shape-sorted padded batches, the backbone), then the head. The backbone and
-the head are separate steps, so the features of a photo can be kept and re-read under any theme:
+the head are separate steps, so the features of a photo can be kept and re-read under any theme.
+A checkpoint trained on one transform (``resize``, ``crop``, ...) is shown that transform's views
+unless a call asks for another (``view=``), as ``evaluate`` does; the head and the mean over a photo's
+views are ``inference.head_predictions`` and ``inference.mean_over_views``, shared with ``evaluate``:
 
     predictor = Predictor.from_checkpoint("checkpoints/demo.pt")
     features = predictor.features(["photo.jpg"])            # the expensive part, once
@@ -24,9 +27,12 @@ from torch import Tensor
 
 from workbench.checkpoints import DEFAULT_CANVAS, load_checkpoint, model_from_checkpoint
 from workbench.data.augment import TRANSFORMS
-from workbench.inference import PhotoSource, check_transforms, load_photo, photo_features
+from workbench.inference import (
+    PhotoSource, check_transforms, head_predictions, head_theme_posterior, load_photo, mean_over_views, photo_features,
+)  # fmt: skip
 from workbench.metrics import distribution_mean, distribution_std
-from workbench.model import NO_THEME, AestheticModel
+from workbench.model.build import AestheticModel
+from workbench.model.heads import NO_THEME
 
 NO_THEME_NAME = "no theme"  # what a user types or picks for theme id -1
 HEAD_ROWS = 8192  # rows per call of the head in predict_all_themes (bounds memory, not results)
@@ -85,6 +91,8 @@ class Predictor:
 
     model: an ``AestheticModel`` (put in eval mode here). theme_names: index = theme id.
     canvas: the square side photos are fitted into for the ``full`` view (the checkpoint's, 800 for AVA).
+    transform: the view the model was trained on (one of ``TRANSFORMS``, the checkpoint's): what
+        ``features`` and ``predict`` show it unless asked for another.
     card: what the checkpoint says about itself (see ``from_checkpoint``).
     """
 
@@ -95,9 +103,13 @@ class Predictor:
         canvas: int = DEFAULT_CANVAS,
         card: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
+        transform: str = "full",
     ):
         if len(theme_names) != model.num_themes:
             raise ValueError(f"theme_names has {len(theme_names)} names but the model has {model.num_themes} themes")
+        if transform not in TRANSFORMS:
+            raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
+        self.transform = transform
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.theme_names = list(theme_names)
@@ -128,8 +140,9 @@ class Predictor:
             "num_bins": payload["num_bins"],
             "num_themes": len(payload["theme_names"]),
             "canvas": int(canvas),
+            "transform": payload["transform"],
         }
-        return cls(model, payload["theme_names"], canvas=int(canvas), card=card, device=device)
+        return cls(model, payload["theme_names"], canvas=int(canvas), card=card, device=device, transform=payload["transform"])
 
     def describe(self) -> str:
         """One line: which model, trained on what (and a warning when the data is synthetic)."""
@@ -197,20 +210,21 @@ class Predictor:
     def features(
         self,
         images: PhotoSource | Sequence[PhotoSource],
-        view: str | Sequence[str] = "full",
+        view: str | Sequence[str] | None = None,
         tta: bool = False,
         batch_size: int = 8,
         return_images: bool = False,
     ) -> Features:
         """Run the backbone once per photo and view -> ``Features`` (values Tensor[N, V, D]).
 
-        view: one of ``TRANSFORMS`` or several (e.g. all four, run as one padded batch per photo).
+        view: one of ``TRANSFORMS`` or several (e.g. all four, run as one padded batch per photo);
+            None: the transform the model was trained on (``self.transform``).
         tta: the test-time views of each transform (``augment.view_names``), averaged at prediction.
         batch_size: view images per forward pass; photos are grouped by shape and each batch is padded
             to its largest view only (``workbench.inference``).
         return_images: keep the view images in ``Features.images`` (what a demo shows).
         """
-        transforms = check_transforms(view)
+        transforms = check_transforms(self.transform if view is None else view)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         sources = _as_list(images)
@@ -227,19 +241,20 @@ class Predictor:
     ) -> np.ndarray:
         """Distributions ``[N, num_bins]`` (float64): the softmax averaged over the V views.
 
-        view: which transform's views to use when ``features`` hold several (required then).
+        view: which transform's views to use when ``features`` hold several (required then, unless
+        they include the model's own transform, which is then used).
         """
-        features = self._one_transform(features, view)
+        features, transform = self._one_transform(features, view)
         n, v, d = features.values.shape
         theme_ids = self.theme_ids(themes, n).repeat_interleave(v).to(self.device)
         values = features.values.reshape(n * v, d).to(self.device)
-        probabilities = self.model.predict_from_features(values, theme_ids, view=features.transforms[0])
-        return probabilities.reshape(n, v, -1).mean(dim=1).double().cpu().numpy()
+        probabilities = head_predictions(self.model, values, theme_ids, transform)
+        return self._mean_over_views(probabilities, n, v)
 
     @torch.inference_mode()
     def predict_all_themes(self, features: Features, view: str | None = None) -> np.ndarray:
         """Distributions ``[N, T, num_bins]`` under each of the T themes (for ranking themes)."""
-        features = self._one_transform(features, view)
+        features, transform = self._one_transform(features, view)
         n, v, d = features.values.shape
         themes = len(self.theme_names)
         result = np.empty((n, themes, self.num_bins))
@@ -252,8 +267,8 @@ class Predictor:
             chunk = features.values[start : start + photos_per_chunk].to(self.device)
             m = chunk.shape[0]
             values = chunk[:, None].expand(m, themes, v, d).reshape(m * themes * v, d)
-            probabilities = self.model.predict_from_features(values, theme_ids.repeat(m), view=features.transforms[0])
-            result[start : start + m] = probabilities.reshape(m, themes, v, -1).mean(dim=2).double().cpu().numpy()
+            probabilities = head_predictions(self.model, values, theme_ids.repeat(m), transform)
+            result[start : start + m] = self._mean_over_views(probabilities, m * themes, v).reshape(m, themes, -1)
         return result
 
     @torch.inference_mode()
@@ -261,38 +276,47 @@ class Predictor:
         """p(theme | photo) ``[N, T]``, averaged over the views: which themes the model thinks each photo
         belongs to, what its no-theme prediction mixes (``build_model(no_theme="posterior")``); None for a
         model that predicts without a theme by its learned vector."""
-        features = self._one_transform(features, view)
-        if not self.model.has_theme_posterior_for(self.model.heads_for(features.transforms[0])):
-            return None
+        features, transform = self._one_transform(features, view)
         n, v, d = features.values.shape
-        posterior = self.model.theme_posterior(features.values.reshape(n * v, d).to(self.device), view=features.transforms[0])
-        return posterior.reshape(n, v, -1).mean(dim=1).double().cpu().numpy()
+        posterior = head_theme_posterior(self.model, features.values.reshape(n * v, d).to(self.device), transform)
+        return None if posterior is None else self._mean_over_views(posterior, n, v)
 
     def predict(
         self,
         images: PhotoSource | Sequence[PhotoSource],
         themes: Theme | Sequence[Theme] = None,
-        view: str = "full",
+        view: str | None = None,
         tta: bool = False,
         batch_size: int = 8,
     ) -> np.ndarray:
         """Score distributions ``[N, num_bins]`` of photos (PIL images or paths) of any sizes.
 
         themes: None (no theme), one name/id for all photos, or a list with one per photo.
-        view: ``full`` (pad + ROI at full resolution on the canvas), ``resize``, ``resized_pad`` or ``crop``.
+        view: ``full`` (pad + ROI at full resolution on the canvas), ``resize``, ``resized_pad`` or ``crop``;
+            None: the transform the model was trained on (``self.transform``), as ``evaluate`` shows it.
         """
+        view = self.transform if view is None else view
         if not isinstance(view, str):
             raise ValueError(f"view must be one of {TRANSFORMS}, got {view!r}")
         images = _as_list(images)
         theme_ids = self.theme_ids(themes, len(images))  # fail on a bad theme before the backbone runs
         return self.predict_from_features(self.features(images, view, tta, batch_size), theme_ids)
 
-    def _one_transform(self, features: Features, view: str | None) -> Features:
+    def _one_transform(self, features: Features, view: str | None) -> tuple[Features, str]:
+        """The views of one transform and its name: ``view``, the only one held, or the model's own."""
+        if view is None and len(features.transforms) > 1:
+            if self.transform not in features.transforms:
+                raise ValueError(f"features hold views of {features.transforms}; pass view= to choose one")
+            view = self.transform
         if view is not None:
-            return features.select(view)
-        if len(features.transforms) > 1:
-            raise ValueError(f"features hold views of {features.transforms}; pass view= to choose one")
-        return features
+            features = features.select(view)
+        return features, features.transforms[0]
+
+    @staticmethod
+    def _mean_over_views(per_view: Tensor, photos: int, views: int) -> np.ndarray:
+        """[photos * views, ...] rows, photo after photo -> float64 [photos, ...]: the mean over each photo's views."""
+        counts = torch.full((photos,), views, dtype=torch.long)
+        return mean_over_views(per_view.float(), counts).double().cpu().numpy()
 
 
 def summarize(dist: Any) -> dict[str, Any]:

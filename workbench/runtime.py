@@ -11,12 +11,13 @@ import contextlib
 import os
 import signal
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
 
-from workbench.config import TrainConfig
+if TYPE_CHECKING:  # only a type here: prediction imports runtime (inference), never the training config
+    from workbench.config import TrainConfig
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

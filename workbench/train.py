@@ -51,8 +51,7 @@ from workbench.checkpoints import Checkpoint, CheckpointError, load_checkpoint, 
 from workbench.config import RESUMABLE_CHANGES, TrainConfig
 from workbench.curves import figure_png, plot_history
 from workbench.data.augment import transform_canvas
-from workbench.data.batching import MIN_SIDE, ResumedBatchSampler, ShapeGroupedBatchSampler, pad_batch
-from workbench.data.batching import EpochBatchSampler  # noqa: F401 - moved to data.batching; re-exported where tests import it
+from workbench.data.batching import MIN_SIDE, EpochBatchSampler, ResumedBatchSampler, ShapeGroupedBatchSampler, pad_batch
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model, split_features

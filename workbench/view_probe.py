@@ -24,7 +24,7 @@ from PIL import Image
 from scipy import ndimage, stats
 from tqdm.auto import tqdm
 
-from workbench.analysis import vote_distributions
+from workbench.analysis.votes import vote_distributions
 from workbench.data.augment import TRANSFORMS, test_samples
 from workbench.data.images import load_image
 from workbench.metrics import distribution_mean, distribution_std

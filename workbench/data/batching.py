@@ -79,8 +79,8 @@ def pad_batch(tensors: Sequence[torch.Tensor], canvas: int | None = 800, multipl
             )
         sizes.append((h, w))
     if canvas is None:
-        height = _round_up(max(h for h, _ in sizes), multiple)
-        width = _round_up(max(w for _, w in sizes), multiple)
+        height = round_up(max(h for h, _ in sizes), multiple)
+        width = round_up(max(w for _, w in sizes), multiple)
     else:
         height = width = canvas
     images = tensors[0].new_zeros((len(tensors), 3, height, width))
@@ -107,7 +107,8 @@ def shape_order(sizes) -> np.ndarray:
     return np.lexsort((heights * widths, np.round(np.log(heights / widths) * 8)))
 
 
-def _round_up(value: int, multiple: int) -> int:
+def round_up(value: int, multiple: int) -> int:
+    """``value`` rounded up to a multiple of ``multiple``: the side of a padded canvas."""
     return int(math.ceil(value / multiple) * multiple)
 
 

@@ -1,7 +1,7 @@
 """The dataset over a label table (``AestheticDataset``) and its collate function.
 
 The readers live by source (``workbench.data.ava``, ``photonet``, ``csv_folder``) and the label-table
-helpers in ``workbench.data.tables``; their public names are re-exported here, where they used to live.
+helpers in ``workbench.data.tables``.
 """
 from __future__ import annotations
 
@@ -19,20 +19,7 @@ from workbench.data.batching import MIN_SIDE, PaddedBatch, pad_batch, to_normali
 from workbench.data.images import ImageError, load_image
 from workbench.data.tables import SPLITS, image_sizes, vote_columns
 
-# Re-exported from their modules (they lived here; notebooks and user code import them from here).
-from workbench.data.ava import (  # noqa: F401
-    AVA_COLUMNS, AVA_NUM_BINS, TANET_HEADER, ava_table, read_ava_tanet_csv, read_ava_txt, read_challenges,
-    read_idealo_json, read_jpgl, read_tags,
-)  # fmt: skip
-from workbench.data.csv_folder import read_csv_folder  # noqa: F401
-from workbench.data.photonet import PHOTONET_NUM_BINS, PHOTONET_SPLIT_SIZES, photonet_table, read_photonet  # noqa: F401
-from workbench.data.tables import NO_THEME, check_images  # noqa: F401
-
-__all__ = [
-    "AVA_COLUMNS", "AVA_NUM_BINS", "AestheticDataset", "NO_THEME", "PHOTONET_NUM_BINS", "PHOTONET_SPLIT_SIZES", "SPLITS",
-    "TANET_HEADER", "ava_table", "check_images", "collate_padded", "image_sizes", "photonet_table", "read_ava_tanet_csv",
-    "read_ava_txt", "read_challenges", "read_csv_folder", "read_idealo_json", "read_jpgl", "read_photonet", "read_tags",
-]
+__all__ = ["AestheticDataset", "collate_padded"]
 
 
 class AestheticDataset(Dataset):

@@ -6,6 +6,7 @@ A small registry (timm style): each backbone is one decorated function returning
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -173,6 +174,35 @@ class ImageNetToHalfRangeInput(nn.Module):
         return images * self.scale + self.shift
 
 
+@dataclass
+class BackboneTrace:
+    """Every stage of one forward pass of a ``RoiBackbone`` (``RoiBackbone.trace``), for figures and
+    explanations: the tensors themselves, still in the autograd graph when traced with gradients.
+
+    canvas (Tensor[B, 3, H, W]): the padded input as the stem's first convolution reads it (after the
+        input transform, its reach beyond each photo zeroed).
+    sizes (Tensor[B, 2]): each photo's (h, w) on the canvas.
+    stem (list of Tensor[B, C_i, H_i, W_i]): each stem layer's output at full resolution, activated (the
+        last one too: a trace activates it before ROI max pooling, which gives the same pooled map as
+        ``activate_after_max_pooling``); beyond the strips the next step reads, the padding holds
+        whatever the stem made of it.
+    stem_sizes (list of Tensor[B, 2]): each photo's (h, w) on each stem output (the ROI box on the last).
+    pooled (Tensor[B, C, roi_size, roi_size]): each photo's region of the last stem map, ROI-pooled
+        (``pooled_regions``): what the body sees.
+    stages (list of (name, Tensor[B, C_j, h_j, w_j])): the body's stages in turn (``MultiLevelBody``'s
+        stages, or the children of a sequential body).
+    features (Tensor[B, feature_dim]): the visual feature, as ``forward`` returns it.
+    """
+
+    canvas: Tensor
+    sizes: Tensor
+    stem: list[Tensor]
+    stem_sizes: list[Tensor]
+    pooled: Tensor
+    stages: list[tuple[str, Tensor]]
+    features: Tensor
+
+
 class RoiBackbone(nn.Module):
     """stem -> ROI pool each photo -> body -> global pool; the stem zeroes the padding it will read.
 
@@ -243,10 +273,18 @@ class RoiBackbone(nn.Module):
         place, the gradient would flow into overwritten values; and ROI max pooling, which can read one
         pixel beyond a region, must find -inf there, not a zero that beats a border bin's negatives. The input transform's output is re-zeroed where the first convolution reads beyond.
         """
+        return self._stem_and_pool(images, sizes, None)
+
+    def _stem_and_pool(self, images: Tensor, sizes: Tensor, record: BackboneTrace | None) -> Tensor:
+        """``pooled_regions``, filling ``record``'s canvas and stem maps when given (``trace``): the stem
+        runs its layers itself (between pre-activation and activation; a frozen BatchNorm folded into its
+        convolution), so module hooks cannot see them and this is where they are recorded."""
         sizes = sizes.cpu()  # the strips need Python ints: one sync now, before the stem is queued
         x = self.input_transform(images)
         if self._input_reach:
             zero_border_strips_(x, sizes, self._input_reach)  # the images need no gradient
+        if record is not None:
+            record.canvas = x
         after_pooling = None
         for layer, geometry, reach in zip(self.stem, self._geometry, self._reaches):
             pre_activation, activation = split_activation(layer)
@@ -259,17 +297,50 @@ class RoiBackbone(nn.Module):
             else:
                 if reach:  # 0 before a valid convolution: it reads nothing beyond the region
                     zero_border_strips_(x, sizes, reach)
-                if ends_stem and self.activate_after_max_pooling:
+                if ends_stem and self.activate_after_max_pooling and record is None:
                     after_pooling = activation
-                else:
+                else:  # a trace keeps the activated map, so it runs in the plain order (the same features)
                     x = activation(x)
+            if record is not None:
+                record.stem.append(x)
+                record.stem_sizes.append(sizes.clone())
         pooled = pool_regions(x, sizes, self.roi_size, self.roi)
         return pooled if after_pooling is None else after_pooling(pooled)
 
     def forward(self, images: Tensor, sizes: Tensor) -> Tensor:
         """images Tensor[B, 3, H, W] (padded), sizes Tensor[B, 2] (h, w) -> features Tensor[B, feature_dim]."""
-        x = self.body(self.pooled_regions(images, sizes))
+        return self._body_features(self.pooled_regions(images, sizes))
+
+    def _body_features(self, pooled: Tensor) -> Tensor:
+        x = self.body(pooled)
         return x if x.ndim == 2 else torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+    def body_stages(self) -> list[tuple[str, nn.Module]]:
+        """The body's stages, named: ``MultiLevelBody``'s ``stages``, else the children of the body."""
+        stages = getattr(self.body, "stages", None)
+        modules = self.body.named_children() if stages is None else ((f"stages.{i}", stage) for i, stage in enumerate(stages))
+        return list(modules)
+
+    def trace(self, images: Tensor, sizes: Tensor) -> BackboneTrace:
+        """One forward pass, every stage kept (``BackboneTrace``): the documented way to observe the
+        backbone (figures, heat maps), whatever the stem's BatchNorm (folded when frozen) or the input
+        transform. ``trace(...).features`` equals ``forward(images, sizes)``; gradients flow through
+        every kept tensor when traced under ``torch.enable_grad``.
+
+        images Tensor[B, 3, H, W] (padded), sizes Tensor[B, 2] (h, w).
+        """
+        record = BackboneTrace(images, sizes.cpu(), [], [], images, [], images)
+        record.pooled = self._stem_and_pool(images, sizes, record)
+        hooks = [
+            module.register_forward_hook(lambda _module, _inputs, output, name=name: record.stages.append((name, output)))
+            for name, module in self.body_stages()
+        ]  # the body runs its stages as modules: hooks see them
+        try:
+            record.features = self._body_features(record.pooled)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return record
 
 
 class MultiLevelBody(nn.Module):
