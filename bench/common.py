@@ -336,6 +336,59 @@ def random_targets(batch_size: int, num_bins: int, seed: int = 0) -> torch.Tenso
     return votes / votes.sum(dim=1, keepdim=True)
 
 
+def shape_grouped_sizes(batch_size: int, batches: int, canvas: int, seed: int = 0, epoch_photos: int = 4751) -> list[np.ndarray]:
+    """The photo sizes ``int64[batch_size, 2]`` of the first ``batches`` batches an epoch's
+    ``ShapeGroupedBatchSampler`` draws from ``epoch_photos`` AVA-like sizes fitted to ``canvas``.
+
+    What training pads (each batch to its largest photo): the groups come from a whole epoch because how
+    tight they are depends on how many photos the sampler chooses from (160 photos grouped on their own
+    pad 29% of their pixels, an epoch's groups 14%: bench/RESULTS.md section 8). Only full batches.
+    """
+    from workbench.data.batching import ShapeGroupedBatchSampler
+
+    sizes = fit_sizes(ava_like_sizes(max(epoch_photos, batch_size * batches), seed), canvas)
+    groups = [group for group in ShapeGroupedBatchSampler(sizes, batch_size, seed=seed, drop_last=True)][:batches]
+    return [sizes[group] for group in groups]
+
+
+def padded_fraction(batches: Sequence[PaddedBatch]) -> float:
+    """The fraction of the batches' canvas pixels that are padding."""
+    return sum(b.padded_fraction * b.images[:, 0].numel() for b in batches) / sum(b.images[:, 0].numel() for b in batches)
+
+
+# Dense bf16 tensor-core peaks (vendor datasheets, no sparsity), TFLOP/s, by a substring of the device
+# name, first match wins. Only to put an achieved figure in proportion; fp32 runs have lower peaks.
+PEAK_BF16_TFLOPS = (
+    ("H200 NVL", 835.0), ("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0),
+    ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0),
+)  # fmt: skip
+
+
+def peak_tflops(runtime: "Runtime") -> float | None:
+    """The device's dense bf16 peak TFLOP/s from ``PEAK_BF16_TFLOPS``, or None (CPU, unknown GPU)."""
+    if not runtime.cuda:
+        return None
+    name = device_name(runtime.device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS if key in name), None)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Floating-point operations of one call of ``fn`` (convolutions and matmuls, forward and backward),
+    counted by ``torch.utils.flop_counter.FlopCounterMode`` (it runs ``fn`` once)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def describe_tflops(achieved: float, peak: float | None) -> str:
+    """``"37.1 TFLOP/s = 4.7% of the 790 peak"``, or ``"... (peak unknown)"``."""
+    if peak is None:
+        return f"{achieved:.3g} TFLOP/s (peak unknown)"
+    return f"{achieved:.3g} TFLOP/s = {100 * achieved / peak:.1f}% of the {peak:g} TFLOP/s bf16 peak"
+
+
 def fit_sizes(sizes: np.ndarray, canvas: int) -> np.ndarray:
     """Scale (h, w) rows down so that the long side fits ``canvas`` (keeps rows that already fit)."""
     sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
