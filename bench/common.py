@@ -115,9 +115,10 @@ class Runtime:
         if self.cuda:
             torch.cuda.synchronize(self.device)
 
-    def time(self, variants: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, desc: str | None = None) -> dict[str, list[float]]:
+    def time(self, variants: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, desc: str | None = None,
+             max_seconds: float | None = None) -> dict[str, list[float]]:
         """``time_interleaved`` with this runtime's synchronisation and clock."""
-        return time_interleaved(variants, repeats, warmup, sync=self.sync, desc=desc, clock=self.clock)
+        return time_interleaved(variants, repeats, warmup, sync=self.sync, desc=desc, clock=self.clock, max_seconds=max_seconds)
 
     def describe(self) -> str:
         precision = "autocast bf16" if self.amp else "fp32"
@@ -203,13 +204,17 @@ def time_interleaved(
     sync: Callable[[], None] = lambda: None,
     desc: str | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    max_seconds: float | None = None,
 ) -> dict[str, list[float]]:
     """Seconds per call of each variant, measured round-robin: ``repeats`` rounds, order rotating.
 
     Each variant first runs ``warmup`` untimed times (allocator, cudnn autotuning, lazy init).
     clock: ``time.perf_counter`` (wall) or ``time.process_time`` (this process's CPU seconds, which
         other processes' load does not inflate; see ``Runtime.clock``).
+    max_seconds: stop before a round that would end (judged by the last round) past this many wall
+        seconds from the start; at least one timed round always runs: bounded whatever the machine.
     """
+    started = time.perf_counter()
     names = list(variants)
     for _ in range(warmup):
         for name in names:
@@ -218,6 +223,7 @@ def time_interleaved(
     times: dict[str, list[float]] = {name: [] for name in names}
     rounds = tqdm(range(repeats), desc=desc, leave=False, disable=None, file=sys.stderr)
     for round_index in rounds:
+        round_started = time.perf_counter()
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             sync()
@@ -225,6 +231,9 @@ def time_interleaved(
             variants[name]()
             sync()
             times[name].append(clock() - start)
+        now = time.perf_counter()
+        if max_seconds is not None and now - started + (now - round_started) > max_seconds:
+            break
     return times
 
 

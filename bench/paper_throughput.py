@@ -6,7 +6,9 @@ draws from AVA-like sizes (``common.shape_grouped_sizes``), each padded to its l
 trainer pads it; a timed call runs ``--batches`` of them (a new canvas shape each step, as in training).
 On CUDA: autocast bf16 + channels_last (``--no-amp``, ``--no-channels-last`` to compare);
 ``--compile on|both`` compiles the backbone body as workbench.train does (``both``: eager and compiled
-side by side). FLOPs are counted once per batch size (``torch.utils.flop_counter``: convolutions and
+side by side). ``--resize-baseline`` adds the Resize-299 baseline at the fixed batch (299 x 299 inputs,
+roi 73: the plain network's geometry, its own eager model) timed in the same rounds, for the
+full resolution / Resize-299 cost ratio. FLOPs are counted once per batch size (``torch.utils.flop_counter``: convolutions and
 matmuls, forward and backward; ROI pooling and element-wise ops are not counted).
 
 The largest batch is found per mode by doubling from 16 until a step fails, then bisecting between the
@@ -39,6 +41,7 @@ from workbench.model.build import build_model
 
 NUM_BINS = 10
 NUM_THEMES = 16
+VARIANT = {False: "", True: " compiled", "resize": " resize"}  # row labels of the models
 CRASH_HOOK = "BENCH_CRASH_AT_BATCH"  # tests: a search trial at this batch or larger kills its process
 
 
@@ -48,7 +51,8 @@ class Bench:
     def __init__(self, args, runtime: Runtime):
         self.args, self.runtime = args, runtime
         self.models = {}
-        for compiled in {"off": [False], "on": [True], "both": [False, True]}[args.compile]:
+        self.timed = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
+        for compiled in sorted({False, *self.timed}):  # eager always: FLOPs are counted on it
             torch.manual_seed(args.seed)
             model = runtime.module(build_model(args.backbone, num_bins=NUM_BINS, num_themes=NUM_THEMES,
                                                roi_size=args.roi_size, freeze_bn=args.freeze_bn))  # fmt: skip
@@ -57,18 +61,29 @@ class Bench:
             optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
             self.models[compiled] = (model, optimizer)
         self.padding: dict[int, float] = {}
+        if args.resize_baseline:
+            torch.manual_seed(args.seed)
+            model = runtime.module(build_model(args.backbone, num_bins=NUM_BINS, num_themes=NUM_THEMES,
+                                               roi_size=args.baseline_roi_size, freeze_bn=args.freeze_bn))  # fmt: skip
+            self.models["resize"] = (model, torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9))
 
-    def inputs(self, batch_size: int, batches: int):
+    def inputs(self, batch_size: int, batches: int, resized: bool = False):
         groups = shape_grouped_sizes(batch_size, batches, self.args.canvas, self.args.seed, self.args.epoch_photos)
+        if resized:
+            side = self.args.baseline_size
+            groups = [[(side, side)] * batch_size for _ in groups]
         padded = [random_padded_batch(sizes, None, self.args.seed + i, device=self.runtime.device) for i, sizes in enumerate(groups)]
-        self.padding[batch_size] = padded_fraction(padded)
+        if not resized:
+            self.padding[batch_size] = padded_fraction(padded)
         themes = torch.randint(0, NUM_THEMES, (batch_size,), generator=torch.Generator().manual_seed(0)).to(self.runtime.device)
         targets = random_targets(batch_size, NUM_BINS, self.args.seed).to(self.runtime.device)
         return [self.runtime.batch(batch) for batch in padded], themes, targets
 
-    def step(self, mode: str, batch_size: int, compiled: bool = False, batches: int | None = None):
-        """A callable running a training step or an inference forward on each of ``batches`` batches."""
-        padded, themes, targets = self.inputs(batch_size, batches or self.args.batches)
+    def step(self, mode: str, batch_size: int, compiled: bool | str = False, batches: int | None = None):
+        """A callable running a training step or an inference forward on each of ``batches`` batches.
+
+        compiled: False (eager), True (compiled body) or "resize" (the Resize-299 baseline's model)."""
+        padded, themes, targets = self.inputs(batch_size, batches or self.args.batches, resized=compiled == "resize")
         model, optimizer = self.models[compiled]
         runtime = self.runtime
 
@@ -186,6 +201,9 @@ def main() -> None:
     parser.add_argument("--compile", nargs="?", const="on", default="off", choices=("off", "on", "both"),
                         help="torch.compile the backbone body (as workbench.train does); both: eager and compiled side by side")
     parser.add_argument("--freeze-bn", action="store_true", help="frozen BatchNorm (the paper's Inception-v3 recipe)")
+    parser.add_argument("--resize-baseline", action="store_true", help="also time Resize-299 at the fixed batch")
+    parser.add_argument("--baseline-size", type=int, default=299)
+    parser.add_argument("--baseline-roi-size", type=int, default=73)
     parser.add_argument("--search-child", nargs=3, metavar=("MODE", "GOOD", "BAD"), help=argparse_hidden())
     args = parser.parse_args()
     runtime = runtime_from_args(args)
@@ -224,32 +242,41 @@ def main() -> None:
     rows = []
     for mode in ("train", "infer"):
         batch_sizes = sorted({min(args.batch, largest[mode]), largest[mode]})
-        steps = {(size, compiled): bench.step(mode, size, compiled) for size in batch_sizes for compiled in bench.models}
-        flops = {size: count_flops(bench.step(mode, size, False, batches=1)) for size in batch_sizes}
-        times = runtime.time({f"{mode} b{size}{' compiled' if c else ''}": fn for (size, c), fn in steps.items()},
+        steps = {(size, c): bench.step(mode, size, c) for size in batch_sizes for c in bench.timed}
+        flops = {(size, False): count_flops(bench.step(mode, size, False, batches=1)) for size in batch_sizes}
+        flops.update({(size, True): flops[(size, False)] for size in batch_sizes})
+        if args.resize_baseline:
+            fixed_batch = min(args.batch, largest[mode])
+            steps[(fixed_batch, "resize")] = bench.step(mode, fixed_batch, "resize")
+            flops[(fixed_batch, "resize")] = count_flops(bench.step(mode, fixed_batch, "resize", batches=1))
+        times = runtime.time({f"{mode} b{size}{VARIANT[c]}": fn for (size, c), fn in steps.items()},
                              args.repeats, args.warmup, desc=mode)  # fmt: skip
         for (size, compiled), fn in steps.items():
-            seconds = median(times[f"{mode} b{size}{' compiled' if compiled else ''}"]) / args.batches
-            memory = peak_memory(fn, runtime) if not compiled else float("nan")
-            tflops = flops[size] / seconds / 1e12
+            seconds = median(times[f"{mode} b{size}{VARIANT[compiled]}"]) / args.batches
+            memory = peak_memory(fn, runtime) if compiled is not True else float("nan")
+            tflops = flops[(size, compiled)] / seconds / 1e12
             rows.append({
-                "mode": mode, "batch": size, "compiled": "yes" if compiled else "",
+                "mode": mode, "batch": size, "compiled": VARIANT[compiled].strip(),
                 "largest": "yes" if size == largest[mode] and not args.no_max_batch else "",
-                "img/s": size / seconds, "ms/step": 1e3 * seconds, "padding %": 100 * bench.padding[size],
-                "peak MiB": memory / MIB, "GFLOP/img": flops[size] / size / 1e9, "TFLOP/s": tflops,
+                "img/s": size / seconds, "ms/step": 1e3 * seconds,
+                "padding %": 100 * bench.padding[size] if compiled != "resize" else 0.0,
+                "peak MiB": memory / MIB, "GFLOP/img": flops[(size, compiled)] / size / 1e9, "TFLOP/s": tflops,
                 "% peak": 100 * tflops / peak if peak else float("nan"),
             })  # fmt: skip
     print_table(rows)
     print()
     for row in rows:
-        print(f"TFLOPS {row['mode']} batch {row['batch']}{' compiled' if row['compiled'] else ''}: "
+        print(f"TFLOPS {row['mode']} batch {row['batch']}{' ' + row['compiled'] if row['compiled'] else ''}: "
               f"{describe_tflops(row['TFLOP/s'], peak)} ({row['GFLOP/img']:.1f} GFLOP/img)")  # fmt: skip
-    rate = {(row["mode"], row["batch"], bool(row["compiled"])): row["img/s"] for row in rows}
+    rate = {(row["mode"], row["batch"], {"": False, "compiled": True}.get(row["compiled"], row["compiled"])): row["img/s"] for row in rows}
     fixed = {mode: min(args.batch, largest[mode]) for mode in ("train", "infer")}
     eager = args.compile == "on"  # the baseline rows: compiled ones when only those ran
     for mode in ("train", "infer"):
         print_ratio(f"{mode} images/s largest batch {largest[mode]} / batch {fixed[mode]}",
                     rate[(mode, largest[mode], eager)] / rate[(mode, fixed[mode], eager)])  # fmt: skip
+        if args.resize_baseline:
+            print_ratio(f"{mode} time full resolution / Resize-{args.baseline_size} at batch {fixed[mode]}",
+                        rate[(mode, fixed[mode], "resize")] / rate[(mode, fixed[mode], eager)], "x; goal <= 2 for training")
         if args.compile == "both":
             for size in sorted({fixed[mode], largest[mode]}):
                 print_ratio(f"{mode} images/s compiled / eager at batch {size}", rate[(mode, size, True)] / rate[(mode, size, False)])
@@ -257,7 +284,7 @@ def main() -> None:
                 rate[("infer", fixed["infer"], eager)] / rate[("train", fixed["train"], eager)],
                 "" if fixed["train"] == fixed["infer"] == args.batch else f"train at {fixed['train']}, infer at {fixed['infer']}")
     summary = {
-        f"{mode}_images_per_s": {f"{size}{' compiled' if c else ''}": value for (m, size, c), value in rate.items() if m == mode}
+        f"{mode}_images_per_s": {f"{size}{VARIANT[c]}": value for (m, size, c), value in rate.items() if m == mode and c != "resize"}
         for mode in ("train", "infer")
     }
     summary = {"train_images_per_s": summary["train_images_per_s"], "infer_images_per_s": summary["infer_images_per_s"], "largest_batch": largest}
