@@ -4,6 +4,8 @@
 #   PYTHONPATH=. bash bench/gpu.sh        # logs to $OUT if set, else runs/bench-gpu-<date>/
 #   DEVICE=cpu QUICK=1 bash bench/gpu.sh  # the same steps on CPU, tiny (tests/test_bench.py runs this)
 #   TOTAL=300 bash bench/gpu.sh           # a smaller overall bound (seconds; default 470)
+#   LIMIT_SCALE=10                        # every step's limit and TOTAL times 10 (the default on CPU,
+#                                         # where even the tiny steps take minutes on shared cores)
 #
 # Needs python3 with torch + CUDA, torchvision, timm, scipy, pandas (no gradio). Steps, each under its
 # own `timeout`, cut to what is left of TOTAL (a step with under 20 s left is skipped, and says so):
@@ -25,7 +27,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 DEVICE=${DEVICE:-cuda}
 QUICK=${QUICK:-0}
-TOTAL=${TOTAL:-470}
+[[ "$DEVICE" == cpu ]] && LIMIT_SCALE=${LIMIT_SCALE:-10} || LIMIT_SCALE=${LIMIT_SCALE:-1}
+TOTAL=${TOTAL:-$((470 * LIMIT_SCALE))}
 LOGS=${OUT:-runs/bench-gpu-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$LOGS"
 SUMMARY="$LOGS/summary.log"
@@ -49,7 +52,7 @@ log() { echo "$*" | tee -a "$SUMMARY"; }
 # step NAME SECONDS COMMAND...: run under a timeout (cut to what is left of TOTAL), output to the
 # terminal and steps.log; its result lines go to the summary.
 step() {
-    local name=$1 limit=$2
+    local name=$1 limit=$(($2 * LIMIT_SCALE))
     shift 2
     local left=$((TOTAL - (SECONDS - START)))
     (( limit > left )) && limit=$left
