@@ -338,6 +338,20 @@ def random_padded_batch(
     return pad_batch(photos, canvas=canvas, multiple=multiple)
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: "Runtime", batch: PaddedBatch,
+               themes: torch.Tensor, targets: torch.Tensor) -> None:
+    """One training step as a training loop repeats it: forward under autocast, EMD loss (eq. 7) in
+    float32, backward, SGD step."""
+    from workbench.losses import emd_loss
+
+    with runtime.autocast():
+        prediction = model(batch.images, batch.sizes, themes)
+    loss = emd_loss(prediction.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def random_targets(batch_size: int, num_bins: int, seed: int = 0) -> torch.Tensor:
     """Score distributions ``Tensor[B, num_bins]`` (rows sum to 1)."""
     generator = torch.Generator().manual_seed(seed)

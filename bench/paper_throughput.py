@@ -34,9 +34,8 @@ import torch
 from common import (
     MIB, Runtime, base_parser, count_flops, describe_tflops, median, padded_fraction, peak_memory, peak_tflops,
     print_header, print_ratio, print_table, random_padded_batch, random_targets, runtime_from_args,
-    shape_grouped_sizes, write_json,
+    shape_grouped_sizes, train_step, write_json,
 )  # fmt: skip
-from workbench.losses import emd_loss
 from workbench.model.build import build_model
 
 NUM_BINS = 10
@@ -90,12 +89,7 @@ class Bench:
         def train() -> None:
             model.train()
             for batch in padded:
-                with runtime.autocast():
-                    prediction = model(batch.images, batch.sizes, themes)
-                loss = emd_loss(prediction.float(), targets)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                train_step(model, optimizer, runtime, batch, themes, targets)
 
         def infer() -> None:
             model.eval()

@@ -15,8 +15,9 @@ import common  # noqa: F401  (puts the repository root on sys.path)
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from common import base_parser, print_header, random_padded_batch, random_targets, runtime_from_args, shape_grouped_sizes
-from workbench.losses import emd_loss
+from common import (
+    base_parser, print_header, random_padded_batch, random_targets, runtime_from_args, shape_grouped_sizes, train_step,
+)  # fmt: skip
 from workbench.model.build import build_model
 
 NUM_BINS, NUM_THEMES, TOP = 10, 16, 10
@@ -50,12 +51,7 @@ def main() -> None:
     model.train()
 
     def step() -> None:
-        with runtime.autocast():
-            prediction = model(batch.images, batch.sizes, themes)
-        loss = emd_loss(prediction.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, runtime, batch, themes, targets)
 
     for _ in range(warmup):
         step()
