@@ -178,6 +178,13 @@ def test_smoke_gpu_script_runs_its_steps_on_cpu(tmp_path):
     assert len(list(tmp_path.iterdir())) <= 8  # what a device run can bring back
 
 
+def test_smoke_roi_cost_checks_new_against_replaced_code():
+    output = run_script("roi_cost.py")
+    assert_lines(output, "CHECK new == old [batch 2]: PASS", "CHECK new == old [batch 8]: PASS")
+    ratios(output, *(f"time new / old {what} [batch {batch}]:" for what in ("strips", "pool fp32", "pool bf16 channels_last")
+                     for batch in (2, 8)))  # fmt: skip
+
+
 def test_smoke_learning_curve():
     output = run_script("learning_curve.py")
     ratios(output, "srcc_mean with theme, most / fewest photos:")
