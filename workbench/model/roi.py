@@ -11,8 +11,9 @@ a canvas of the photo's own size. Only the pixels the next step reads need to be
 - ``roi_pool``'s float bin edges can read one row or column beyond the box, and so can
   ``roi_align``'s bilinear sampling (``ROI_POOL_REACH``).
 
-So ``zero_border_strips_`` zeroes, in place, just those ``reach``-pixel strips below and right of
-each photo's region; the rest of the padding holds whatever the stem made of it and is never read.
+So ``zero_border_strips_`` zeroes, in place, the ``reach`` rows below and columns right of each
+photo's region (two indexed writes per layer for the whole batch); the rest of the padding holds
+whatever the stem made of it and is never read.
 Done on the pre-activation, before the ReLU, it gives the same gradients too (its docstring says
 why). ``mask_padding`` (zero everything outside, out of place) is the simple reference it equals,
 but it costs a new stem-sized tensor per layer (+19-27% of the compact forward on CPU,
