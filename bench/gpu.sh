@@ -37,12 +37,13 @@ export PYTHONPATH="${PYTHONPATH:-.}"
 
 Q=()
 [[ "$QUICK" == 1 ]] && Q=(--quick)
-# Sizes of the steps: the paper's on a device, tiny with QUICK=1 (compact backbone, canvas 256).
+# Sizes of the steps: the paper's on a device (2 shape-grouped batches per timed call, 3 rounds),
+# tiny with QUICK=1 (compact backbone, canvas 256).
 if [[ "$QUICK" == 1 ]]; then
-    BIG=4; CAP=(--max-batch-cap 4); REPEATS=(); BASELINE=(--baseline-size 96 --baseline-roi-size 24)
+    BIG=4; THROUGHPUT=(--max-batch-cap 4); BASELINE=(--baseline-size 96 --baseline-roi-size 24)
     PIPELINE=(--budget 20)
 else
-    BIG=128; CAP=(); REPEATS=(--repeats 3); BASELINE=(); PIPELINE=(--budget 50)
+    BIG=128; THROUGHPUT=(--batches 2 --repeats 3); BASELINE=(); PIPELINE=(--budget 50)
 fi
 FAILED=()
 START=$SECONDS
@@ -87,9 +88,9 @@ fi
     2>&1 | tee -a "$SUMMARY" || true
 
 step cuda_checks 60 "$PYTHON" bench/cuda_checks.py --device "$DEVICE" "${Q[@]}" --json "$LOGS/cuda_checks.json"
-step throughput 170 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" "${CAP[@]}" "${REPEATS[@]}" --resize-baseline "${BASELINE[@]}" \
+step throughput 200 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" "${THROUGHPUT[@]}" --resize-baseline "${BASELINE[@]}" \
     --json "$LOGS/throughput.json"
-step profile 45 "$PYTHON" bench/profile_step.py --device "$DEVICE" "${Q[@]}" --batch "$BIG"
+step profile 40 "$PYTHON" bench/profile_step.py --device "$DEVICE" "${Q[@]}" --batch "$BIG"
 
 # Size the DataLoader for the training rates just measured (fall back to round figures).
 RATES=$("$PYTHON" - "$LOGS/throughput.json" <<'PY' 2>/dev/null || echo "500 1000 2000"
@@ -99,10 +100,10 @@ print(" ".join(f"{rate:.0f}" for rate in sorted(rates)) or "500 1000 2000")
 PY
 )
 step pipeline 70 "$PYTHON" bench/data_pipeline.py "${Q[@]}" "${PIPELINE[@]}" --gpu-rates $RATES 1000 --json "$LOGS/pipeline.json"
-step compiled 120 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --batch "$BIG" --batches 2 --compile both
-step lite0 45 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --backbone efficientnet_lite0 --roi-size 112 \
+step compiled 100 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --batch "$BIG" --batches 2 --compile both
+step lite0 40 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --backbone efficientnet_lite0 --roi-size 112 \
     --batch "$BIG" --batches 2
-step train_check 90 "$PYTHON" bench/train_check.py --device "$DEVICE" "${Q[@]}"
+step train_check 60 "$PYTHON" bench/train_check.py --device "$DEVICE" "${Q[@]}"
 
 log "elapsed $((SECONDS - START)) s of TOTAL=${TOTAL}s"
 if (( ${#FAILED[@]} )); then
