@@ -40,10 +40,10 @@ Q=()
 # Sizes of the steps: the paper's on a device (2 shape-grouped batches per timed call, 3 rounds),
 # tiny with QUICK=1 (compact backbone, canvas 256).
 if [[ "$QUICK" == 1 ]]; then
-    BIG=4; THROUGHPUT=(--max-batch-cap 4); BASELINE=(--baseline-size 96 --baseline-roi-size 24)
-    PIPELINE=(--budget 20)
+    BIG=2; THROUGHPUT=(--max-batch-cap 4); BASELINE=(--baseline-size 96 --baseline-roi-size 24)
+    PIPELINE=(--budget 20); PER_CALL=(--batches 1)
 else
-    BIG=128; THROUGHPUT=(--batches 2 --repeats 3); BASELINE=(); PIPELINE=(--budget 50)
+    BIG=128; THROUGHPUT=(--batches 2 --repeats 3); BASELINE=(); PIPELINE=(--budget 50); PER_CALL=(--batches 2)
 fi
 FAILED=()
 START=$SECONDS
@@ -100,9 +100,9 @@ print(" ".join(f"{rate:.0f}" for rate in sorted(rates)) or "500 1000 2000")
 PY
 )
 step pipeline 70 "$PYTHON" bench/data_pipeline.py "${Q[@]}" "${PIPELINE[@]}" --gpu-rates $RATES 1000 --json "$LOGS/pipeline.json"
-step compiled 100 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --batch "$BIG" --batches 2 --compile both
+step compiled 100 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --batch "$BIG" "${PER_CALL[@]}" --compile both
 step lite0 40 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --backbone efficientnet_lite0 --roi-size 112 \
-    --batch "$BIG" --batches 2
+    --batch "$BIG" "${PER_CALL[@]}"
 step train_check 60 "$PYTHON" bench/train_check.py --device "$DEVICE" "${Q[@]}"
 
 log "elapsed $((SECONDS - START)) s of TOTAL=${TOTAL}s"

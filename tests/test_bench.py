@@ -161,9 +161,11 @@ def test_smoke_data_pipeline_runs_one_round_when_the_budget_is_spent(tmp_path):
     assert "320 px" in output
 
 
+@pytest.mark.timeout(7200)
 def test_smoke_gpu_script_runs_its_steps_on_cpu(tmp_path):
+    # Seven steps, each a fresh process (torch.compile in one): 40-50 minutes on 2 loaded cores.
     env = {"DEVICE": "cpu", "QUICK": "1", "OUT": str(tmp_path), "PYTHON": sys.executable}
-    output = run(["bash", str(BENCH / "gpu.sh")], env=env)
+    output = run(["bash", str(BENCH / "gpu.sh")], env=env, timeout=7000)
     summary = (tmp_path / "summary.log").read_text()
     assert "all steps passed" in output
     steps = ["cuda_checks", "throughput", "profile", "pipeline", "compiled", "lite0", "train_check"]
@@ -173,7 +175,7 @@ def test_smoke_gpu_script_runs_its_steps_on_cpu(tmp_path):
                  "CHECK training steps roi_align: PASS", "THROUGHPUT train img/s", "WORKERS needed",
                  "CHECK resume extends the run in float16 with a GradScaler: PASS", "CHECK evaluate with six-view TTA: PASS")  # fmt: skip
     assert sum(line.startswith("KERNEL ") for line in summary.splitlines()) == 10
-    ratios(summary, "train images/s compiled / eager at batch 4:", "infer images/s compiled / eager at batch 4:")
+    ratios(summary, "train images/s compiled / eager at batch 2:", "infer images/s compiled / eager at batch 2:")
     assert json.loads((tmp_path / "throughput.json").read_text())["train_images_per_s"]
     assert len(list(tmp_path.iterdir())) <= 8  # what a device run can bring back
 
