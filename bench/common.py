@@ -115,9 +115,10 @@ class Runtime:
         if self.cuda:
             torch.cuda.synchronize(self.device)
 
-    def time(self, variants: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, desc: str | None = None) -> dict[str, list[float]]:
+    def time(self, variants: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1, desc: str | None = None,
+             max_seconds: float | None = None) -> dict[str, list[float]]:
         """``time_interleaved`` with this runtime's synchronisation and clock."""
-        return time_interleaved(variants, repeats, warmup, sync=self.sync, desc=desc, clock=self.clock)
+        return time_interleaved(variants, repeats, warmup, sync=self.sync, desc=desc, clock=self.clock, max_seconds=max_seconds)
 
     def describe(self) -> str:
         precision = "autocast bf16" if self.amp else "fp32"
@@ -203,13 +204,17 @@ def time_interleaved(
     sync: Callable[[], None] = lambda: None,
     desc: str | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    max_seconds: float | None = None,
 ) -> dict[str, list[float]]:
     """Seconds per call of each variant, measured round-robin: ``repeats`` rounds, order rotating.
 
     Each variant first runs ``warmup`` untimed times (allocator, cudnn autotuning, lazy init).
     clock: ``time.perf_counter`` (wall) or ``time.process_time`` (this process's CPU seconds, which
         other processes' load does not inflate; see ``Runtime.clock``).
+    max_seconds: stop before a round that would end (judged by the last round) past this many wall
+        seconds from the start; at least one timed round always runs: bounded whatever the machine.
     """
+    started = time.perf_counter()
     names = list(variants)
     for _ in range(warmup):
         for name in names:
@@ -218,6 +223,7 @@ def time_interleaved(
     times: dict[str, list[float]] = {name: [] for name in names}
     rounds = tqdm(range(repeats), desc=desc, leave=False, disable=None, file=sys.stderr)
     for round_index in rounds:
+        round_started = time.perf_counter()
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             sync()
@@ -225,6 +231,9 @@ def time_interleaved(
             variants[name]()
             sync()
             times[name].append(clock() - start)
+        now = time.perf_counter()
+        if max_seconds is not None and now - started + (now - round_started) > max_seconds:
+            break
     return times
 
 
@@ -329,11 +338,78 @@ def random_padded_batch(
     return pad_batch(photos, canvas=canvas, multiple=multiple)
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, runtime: "Runtime", batch: PaddedBatch,
+               themes: torch.Tensor, targets: torch.Tensor) -> None:
+    """One training step as a training loop repeats it: forward under autocast, EMD loss (eq. 7) in
+    float32, backward, SGD step."""
+    from workbench.losses import emd_loss
+
+    with runtime.autocast():
+        prediction = model(batch.images, batch.sizes, themes)
+    loss = emd_loss(prediction.float(), targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def random_targets(batch_size: int, num_bins: int, seed: int = 0) -> torch.Tensor:
     """Score distributions ``Tensor[B, num_bins]`` (rows sum to 1)."""
     generator = torch.Generator().manual_seed(seed)
     votes = torch.rand(batch_size, num_bins, generator=generator) + 0.1
     return votes / votes.sum(dim=1, keepdim=True)
+
+
+def shape_grouped_sizes(batch_size: int, batches: int, canvas: int, seed: int = 0, epoch_photos: int = 4751) -> list[np.ndarray]:
+    """The photo sizes ``int64[batch_size, 2]`` of the first ``batches`` batches an epoch's
+    ``ShapeGroupedBatchSampler`` draws from ``epoch_photos`` AVA-like sizes fitted to ``canvas``.
+
+    What training pads (each batch to its largest photo): the groups come from a whole epoch because how
+    tight they are depends on how many photos the sampler chooses from (160 photos grouped on their own
+    pad 29% of their pixels, an epoch's groups 14%: bench/RESULTS.md section 8). Only full batches.
+    """
+    from workbench.data.batching import ShapeGroupedBatchSampler
+
+    sizes = fit_sizes(ava_like_sizes(max(epoch_photos, batch_size * batches), seed), canvas)
+    groups = [group for group in ShapeGroupedBatchSampler(sizes, batch_size, seed=seed, drop_last=True)][:batches]
+    return [sizes[group] for group in groups]
+
+
+def padded_fraction(batches: Sequence[PaddedBatch]) -> float:
+    """The fraction of the batches' canvas pixels that are padding."""
+    return sum(b.padded_fraction * b.images[:, 0].numel() for b in batches) / sum(b.images[:, 0].numel() for b in batches)
+
+
+# Dense bf16 tensor-core peaks (vendor datasheets, no sparsity), TFLOP/s, by a substring of the device
+# name, first match wins. Only to put an achieved figure in proportion; fp32 runs have lower peaks.
+PEAK_BF16_TFLOPS = (
+    ("H200 NVL", 835.0), ("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0),
+    ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0),
+)  # fmt: skip
+
+
+def peak_tflops(runtime: "Runtime") -> float | None:
+    """The device's dense bf16 peak TFLOP/s from ``PEAK_BF16_TFLOPS``, or None (CPU, unknown GPU)."""
+    if not runtime.cuda:
+        return None
+    name = device_name(runtime.device)
+    return next((peak for key, peak in PEAK_BF16_TFLOPS if key in name), None)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Floating-point operations of one call of ``fn`` (convolutions and matmuls, forward and backward),
+    counted by ``torch.utils.flop_counter.FlopCounterMode`` (it runs ``fn`` once)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def describe_tflops(achieved: float, peak: float | None) -> str:
+    """``"37.1 TFLOP/s = 4.7% of the 790 peak"``, or ``"... (peak unknown)"``."""
+    if peak is None:
+        return f"{achieved:.3g} TFLOP/s (peak unknown)"
+    return f"{achieved:.3g} TFLOP/s = {100 * achieved / peak:.1f}% of the {peak:g} TFLOP/s bf16 peak"
 
 
 def fit_sizes(sizes: np.ndarray, canvas: int) -> np.ndarray:

@@ -16,13 +16,22 @@ Where draft applies, larger photos (2400 px long side, e.g. Photo.net or users' 
 to 800: ``load_image(max_side=800)`` (draft, then Lanczos), the same with draft switched off, and
 torchvision decode + antialiased bilinear resize.
 
-    python bench/data_pipeline.py [--quick] [--json OUT] [--gpu-rates 200 500 1000]
+On a CUDA machine (``--gpu-decode``, on by default there) one more row: the same photos decoded in
+batches on the GPU (``workbench.data.jpeg_batch.decode_photos``, nvJPEG), normalised and padded there,
+timed by the wall clock: images/s of the whole GPU, not of one worker.
+
+Bounded: ``--budget`` seconds (default 50) for everything; writing the photos takes what it takes
+(``--photos``, ``--large-photos``, ``--long-side`` set their number and size), and the timing rounds
+stop once the budget is spent (at least one round runs).
+
+    python bench/data_pipeline.py [--quick] [--json OUT] [--gpu-rates 200 500 1000] [--budget 50] [--long-side 800]
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import tempfile
+import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the repository root on sys.path)
@@ -35,6 +44,7 @@ from torchvision.transforms.v2 import functional as F
 from common import base_parser, median, print_header, print_ratio, print_table, runtime_from_args, write_json
 from workbench.data.batching import IMAGENET_MEAN, IMAGENET_STD, pad_batch, to_normalized_tensor
 from workbench.data.images import load_image
+from workbench.data.jpeg_batch import decode_photos, normalize_photo
 from workbench.data.synth import generate_image, sample_attributes
 
 BATCH = 16
@@ -100,6 +110,33 @@ def worker_loop(load, paths: list[Path], canvas: int, max_side: int | None):
     return run
 
 
+def gpu_batches(paths: list[Path], canvas: int, device: torch.device):
+    """What a GPU-decoding loader does: each BATCH of files decoded together on ``device``, normalised, padded."""
+
+    def run() -> None:
+        for start in range(0, len(paths), BATCH):
+            photos = decode_photos(paths[start : start + BATCH], device)
+            pad_batch([normalize_photo(photo) for photo in photos], canvas=canvas)
+        torch.cuda.synchronize(device)
+
+    return run
+
+
+def time_gpu_decode(paths: list[Path], canvas: int, repeats: int, max_seconds: float) -> float:
+    """images/s of batched nvJPEG decoding + normalise + pad on the GPU, wall clock (median of rounds)."""
+    device = torch.device("cuda")
+    run = gpu_batches(paths, canvas, device)
+    run()  # warm-up: nvJPEG handles, allocator
+    times, started = [], time.perf_counter()
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+        if time.perf_counter() - started > max_seconds:
+            break
+    return len(paths) / median(times)
+
+
 def without_draft(load):
     def run(path: Path, max_side: int | None) -> torch.Tensor:
         with draft_disabled():
@@ -128,17 +165,25 @@ def orientation_check(paths: list[Path]) -> dict:
 
 def main() -> None:
     parser = base_parser(__doc__.split("\n")[0])
-    parser.add_argument("--photos", type=int, default=None, help="800 px JPEGs (default 64; 4 with --quick)")
-    parser.add_argument("--large-photos", type=int, default=None, help="large JPEGs (default 16; 2 with --quick)")
+    parser.add_argument("--photos", type=int, default=None, help="full-resolution JPEGs (default 64; 4 with --quick)")
+    parser.add_argument("--large-photos", type=int, default=None, help="large JPEGs (default 8; 2 with --quick)")
     parser.add_argument("--canvas", type=int, default=800)
+    parser.add_argument("--long-side", type=int, default=None, help="long side of the full-resolution JPEGs (default: the canvas)")
+    parser.add_argument("--budget", type=float, default=50.0, help="seconds for the whole bench; timing stops when spent")
+    parser.add_argument("--gpu-decode", choices=("auto", "on", "off"), default="auto", help="also time batched nvJPEG decoding (auto: when CUDA is there)")
     parser.add_argument("--large-side", type=int, default=2400, help="long side of the large JPEGs")
     parser.add_argument("--gpu-rates", type=float, nargs="+", default=[200, 500, 1000],
                         help="GPU training throughputs (images/s) to size the workers for")  # fmt: skip
     args = parser.parse_args()
+    started = time.perf_counter()
     args.device = "cpu"  # decoding runs on the CPU workers whatever the GPU
     runtime = runtime_from_args(args)  # 1 thread, process CPU time: one worker
+    gpu_decode = args.gpu_decode == "on" or (args.gpu_decode == "auto" and torch.cuda.is_available())
+    if gpu_decode and not torch.cuda.is_available():
+        raise SystemExit("--gpu-decode on: no CUDA device is visible to torch")
     args.photos = args.photos or (4 if args.quick else 64)
-    args.large_photos = args.large_photos or (2 if args.quick else 16)
+    args.large_photos = args.large_photos or (2 if args.quick else 8)
+    args.long_side = args.long_side or args.canvas
     args.repeats = args.repeats or (1 if args.quick else 5)
     args.warmup = 0 if args.quick else args.warmup
     if args.quick:
@@ -146,8 +191,10 @@ def main() -> None:
     print_header("data pipeline: decode + orient + normalise + pad, one worker", runtime)
 
     with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as folder:
-        paths = write_photos(Path(folder), args.photos, args.canvas, args.seed)
+        paths = write_photos(Path(folder), args.photos, args.long_side, args.seed)
         large = write_photos(Path(folder), args.large_photos, args.large_side, args.seed)
+        written = time.perf_counter() - started
+        print(f"wrote {len(paths) + len(large)} JPEGs in {written:.1f} s; timing for the rest of the {args.budget:g} s budget")
         megapixels = sum(Image.open(p).width * Image.open(p).height for p in paths) / len(paths) / 1e6
         variants = {
             "PIL 800": worker_loop(pil_photo, paths, args.canvas, args.canvas),
@@ -156,25 +203,32 @@ def main() -> None:
             "PIL no draft large": worker_loop(without_draft(pil_photo), large, args.canvas, args.canvas),
             "torchvision large": worker_loop(torchvision_photo, large, args.canvas, args.canvas),
         }
-        times = runtime.time(variants, args.repeats, args.warmup, desc="pipeline")
+        left = args.budget - (time.perf_counter() - started)
+        gpu_share = 0.2 if gpu_decode else 0.0
+        times = runtime.time(variants, args.repeats, args.warmup, desc="pipeline", max_seconds=max(0.0, left * (1 - gpu_share)))
         check = orientation_check(paths)
+        gpu_decode_rate = time_gpu_decode(paths, args.canvas, args.repeats, left * gpu_share) if gpu_decode else None
 
     rates = {name: (len(paths) if "800" in name else len(large)) / median(values) for name, values in times.items()}
     rows = []
     for name, rate in rates.items():
         row = {
-            "photos": f"{args.canvas} px" if "800" in name else f"{args.large_side} px -> {args.canvas}",
+            "photos": f"{args.long_side} px" if "800" in name else f"{args.large_side} px -> {args.canvas}",
             "decoder": name.replace(" 800", "").replace(" large", ""),
             "img/s per worker": rate,
         }
         for gpu_rate in args.gpu_rates:
             row[f"workers @{gpu_rate:g}/s"] = math.ceil(gpu_rate / rate)
         rows.append(row)
-    print(f"{args.photos} photos of {args.canvas} px long side ({megapixels:.2f} Mpx on average), "
+    print(f"{args.photos} photos of {args.long_side} px long side ({megapixels:.2f} Mpx on average), "
           f"{args.large_photos} of {args.large_side} px; batches of {BATCH} padded to {args.canvas}")  # fmt: skip
     print_table(rows)
     print()
     print(f"EXIF orientation: {check}")
+    if gpu_decode_rate is not None:
+        print(f"GPU decode (nvJPEG, batches of {BATCH}, normalise + pad on {torch.cuda.get_device_name()}): "
+              f"{gpu_decode_rate:.0f} img/s, wall clock, the whole GPU")  # fmt: skip
+        print_ratio(f"images/s GPU batch decode / one CPU worker torchvision [{args.long_side} px]", gpu_decode_rate / rates["torchvision 800"])
     print("workers = ceil(GPU images/s / images/s per worker), per core of this CPU; add headroom for collation,")
     print("pinning and the main process, and remeasure on the GPU machine's cores (bench/gpu.sh does).")
     print()
@@ -185,7 +239,8 @@ def main() -> None:
                 rates["torchvision large"] / rates["PIL draft large"])  # fmt: skip
     workers = {f"{gpu_rate:g}": math.ceil(gpu_rate / max(rates["PIL 800"], rates["torchvision 800"])) for gpu_rate in args.gpu_rates}
     print(f"WORKERS needed at GPU images/s {workers} (best {args.canvas} px decoder)")
-    write_json(args.json, {"rows": rows, "rates": rates, "orientation": check, "workers": workers}, runtime)
+    print(f"bench time {time.perf_counter() - started:.1f} s (budget {args.budget:g} s)")
+    write_json(args.json, {"rows": rows, "rates": rates, "orientation": check, "workers": workers, "gpu_decode_images_per_s": gpu_decode_rate}, runtime)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,8 @@ import torch
 
 from common import (
     MIB, Runtime, add_model_options, ava_like_sizes, base_parser, fit_sizes, median, peak_memory, print_header, print_ratio,
-    print_table, random_padded_batch, random_targets, resolve_model_options, runtime_from_args, write_json,
+    print_table, random_padded_batch, random_targets, resolve_model_options, runtime_from_args, train_step, write_json,
 )  # fmt: skip
-from workbench.losses import emd_loss
 from workbench.model.build import build_model
 
 NUM_BINS = 10
@@ -33,12 +32,7 @@ def make_train_step(model, batch, themes, targets, runtime: Runtime):
 
     def step() -> None:
         model.train()
-        with runtime.autocast():
-            prediction = model(batch.images, batch.sizes, themes)
-        loss = emd_loss(prediction.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, runtime, batch, themes, targets)
 
     return step
 

@@ -1,60 +1,85 @@
 #!/usr/bin/env bash
-# The paper's configuration on a CUDA machine, in a few minutes: checks first, then throughput.
+# Everything issue 20 measures on one CUDA machine, in at most 8 minutes, most valuable step first.
 #
-#   bash bench/gpu.sh                    # logs to $OUT if set, else runs/bench-gpu-<date>/
-#   COMPILE=1 bash bench/gpu.sh          # also time torch.compile'd steps
-#   EXTRA=1 bash bench/gpu.sh            # also full_resolution.py and masking.py on the GPU
-#   DEVICE=cpu QUICK=1 bash bench/gpu.sh # the same steps on CPU, tiny (tests/test_bench.py runs this)
+#   PYTHONPATH=. bash bench/gpu.sh        # logs to $OUT if set, else runs/bench-gpu-<date>/
+#   DEVICE=cpu QUICK=1 bash bench/gpu.sh  # the same steps on CPU, tiny (tests/test_bench.py runs this)
+#   TOTAL=300 bash bench/gpu.sh           # a smaller overall bound (seconds; default 470)
+#   LIMIT_SCALE=10                        # every step's limit and TOTAL times 10 (the default on CPU,
+#                                         # where even the tiny steps take minutes on shared cores)
 #
-# Steps (each under its own timeout; a failed step is reported and the others still run):
-#   1. cuda_checks.py     batch invariance (fp32 and bf16, roi pool and align), device vs CPU, training steps
-#   2. train_check.py     the training engine on the device: workbench.train with AMP, channels_last (and
-#                          torch.compile with COMPILE=1), pinned workers, resume, six-view evaluation
-#   2b. paper_throughput.py Inception-v3, canvas 800, roi 146: batch 16 and the largest batch that fits,
-#                          training and inference, AMP bf16 + channels_last
-#   3. data_pipeline.py   images/s per worker on this machine's cores -> DataLoader workers for the
-#                          training images/s measured in step 2b
-# Exit status: 0 when every step passed, 1 otherwise. At most 8 files are written.
-set -euo pipefail
+# Needs python3 with torch + CUDA, torchvision, timm, scipy, pandas (no gradio). Steps, each under its
+# own `timeout`, cut to what is left of TOTAL (a step with under 20 s left is skipped, and says so):
+#   1. cuda_checks      batch invariance (fp32 / bf16, roi pool / align), device vs CPU, training steps
+#   2. throughput       Inception-v3, canvas 800, roi 146, shape-grouped AVA-like batches, bf16 +
+#                       channels_last: batch 16 and the largest batch (searched in child processes, up to
+#                       1024), training and inference, TFLOP/s vs the H200's peak, Resize-299 baseline
+#   3. profile          torch.profiler: the top 10 kernels of one training step at batch 128
+#   4. pipeline         JPEG decode + orientation + normalise + pad: images/s per CPU worker, workers
+#                       needed for the rates of step 2, batched nvJPEG decoding on the GPU (<= 60 s)
+#   5. compiled         training and inference at batch 128, eager and torch.compile'd side by side
+#   6. lite0            EfficientNet-Lite0 (roi 112) at batch 128, training and inference
+#   7. train_check      the training engine on the device (AMP, channels_last, resume, six-view evaluation)
+# Files (at most 8): summary.log (the RATIO/GOAL/CHECK/... lines), steps.log (every step's output),
+# cuda_checks.json, throughput.json, pipeline.json. Exit status 0 when every step passed.
+set -uo pipefail
 
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
-[[ -x "$PYTHON" ]] || PYTHON=python3
+PYTHON=${PYTHON:-python3}
 DEVICE=${DEVICE:-cuda}
 QUICK=${QUICK:-0}
-COMPILE=${COMPILE:-0}
-EXTRA=${EXTRA:-0}
+[[ "$DEVICE" == cpu ]] && LIMIT_SCALE=${LIMIT_SCALE:-10} || LIMIT_SCALE=${LIMIT_SCALE:-1}
+TOTAL=${TOTAL:-$((470 * LIMIT_SCALE))}
 LOGS=${OUT:-runs/bench-gpu-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$LOGS"
 SUMMARY="$LOGS/summary.log"
+STEPS="$LOGS/steps.log"
+export PYTHONPATH="${PYTHONPATH:-.}"
 
-QUICK_FLAG=()
-[[ "$QUICK" == 1 ]] && QUICK_FLAG=(--quick)
-COMPILE_FLAG=()
-[[ "$COMPILE" == 1 ]] && COMPILE_FLAG=(--compile)
+Q=()
+[[ "$QUICK" == 1 ]] && Q=(--quick)
+# Sizes of the steps: the paper's on a device (2 shape-grouped batches per timed call, 3 rounds),
+# tiny with QUICK=1 (compact backbone, canvas 256).
+if [[ "$QUICK" == 1 ]]; then
+    BIG=2; THROUGHPUT=(--max-batch-cap 4); BASELINE=(--baseline-size 96 --baseline-roi-size 24)
+    PIPELINE=(--budget 20); PER_CALL=(--batches 1)
+else
+    BIG=128; THROUGHPUT=(--batches 2 --repeats 3); BASELINE=(); PIPELINE=(--budget 50); PER_CALL=(--batches 2)
+fi
 FAILED=()
+START=$SECONDS
 
 log() { echo "$*" | tee -a "$SUMMARY"; }
 
-# step NAME SECONDS COMMAND...: run under a timeout, output to the terminal and $LOGS/NAME.log.
+# step NAME SECONDS COMMAND...: run under a timeout (cut to what is left of TOTAL), output to the
+# terminal and steps.log; its result lines go to the summary.
 step() {
-    local name=$1 limit=$2
+    local name=$1 limit=$(($2 * LIMIT_SCALE))
     shift 2
+    local left=$((TOTAL - (SECONDS - START)))
+    (( limit > left )) && limit=$left
+    if (( limit < 20 )); then
+        log "== $name: SKIPPED (${left}s left of TOTAL=${TOTAL}s)"
+        FAILED+=("$name(skipped)")
+        return
+    fi
     log "== $name (timeout ${limit}s): $*"
-    local start=$SECONDS status=0
-    timeout --kill-after=15 "$limit" "$@" > >(tee "$LOGS/$name.log") 2>&1 || status=$?
-    wait  # the tee
+    echo "===== $name: $*" >> "$STEPS"
+    local start=$SECONDS status=0 before
+    before=$(wc -l < "$STEPS")
+    timeout --kill-after=10 "$limit" "$@" 2>&1 | tee -a "$STEPS"
+    status=${PIPESTATUS[0]}
     if [[ $status == 0 ]]; then
         log "   $name: ok ($((SECONDS - start)) s)"
     else
-        [[ $status == 124 ]] && log "   $name: TIMED OUT after ${limit}s" || log "   $name: FAILED (exit $status)"
+        [[ $status == 124 || $status == 137 ]] && log "   $name: TIMED OUT after ${limit}s" || log "   $name: FAILED (exit $status)"
         FAILED+=("$name")
     fi
-    grep -E '^(RATIO|GOAL|CHECK|WORKERS|THROUGHPUT)' "$LOGS/$name.log" >> "$SUMMARY" || true
+    tail -n +"$((before + 1))" "$STEPS" | grep -E '^(RATIO|GOAL|CHECK|WORKERS|THROUGHPUT|TFLOPS|KERNEL|largest|GPU decode)' >> "$SUMMARY" || true
 }
 
 : > "$SUMMARY"
-log "bench/gpu.sh $(date -Iseconds) device=$DEVICE quick=$QUICK compile=$COMPILE logs=$LOGS"
+: > "$STEPS"
+log "bench/gpu.sh $(date -Iseconds) device=$DEVICE quick=$QUICK total=${TOTAL}s logs=$LOGS"
 log "host $(hostname), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs || true)"
 if command -v nvidia-smi > /dev/null; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$SUMMARY" || true
@@ -62,26 +87,25 @@ fi
 "$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' \
     2>&1 | tee -a "$SUMMARY" || true
 
-step cuda_checks 300 "$PYTHON" bench/cuda_checks.py --device "$DEVICE" "${QUICK_FLAG[@]}" --json "$LOGS/cuda_checks.json"
-step train_check 300 "$PYTHON" bench/train_check.py --device "$DEVICE" "${QUICK_FLAG[@]}" "${COMPILE_FLAG[@]}"
-step throughput 420 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${QUICK_FLAG[@]}" "${COMPILE_FLAG[@]}" \
+step cuda_checks 60 "$PYTHON" bench/cuda_checks.py --device "$DEVICE" "${Q[@]}" --json "$LOGS/cuda_checks.json"
+step throughput 200 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" "${THROUGHPUT[@]}" --resize-baseline "${BASELINE[@]}" \
     --json "$LOGS/throughput.json"
+step profile 40 "$PYTHON" bench/profile_step.py --device "$DEVICE" "${Q[@]}" --batch "$BIG"
 
 # Size the DataLoader for the training rates just measured (fall back to round figures).
-RATES=$("$PYTHON" - "$LOGS/throughput.json" <<'EOF' 2>/dev/null || echo "200 500 1000"
+RATES=$("$PYTHON" - "$LOGS/throughput.json" <<'PY' 2>/dev/null || echo "500 1000 2000"
 import json, sys
 rates = json.load(open(sys.argv[1]))["train_images_per_s"].values()
-print(" ".join(f"{rate:.0f}" for rate in sorted(rates)) or "200 500 1000")
-EOF
+print(" ".join(f"{rate:.0f}" for rate in sorted(rates)) or "500 1000 2000")
+PY
 )
-# Workers decode on the CPU: one thread each, like a DataLoader worker.
-step pipeline 240 "$PYTHON" bench/data_pipeline.py "${QUICK_FLAG[@]}" --gpu-rates $RATES --json "$LOGS/pipeline.json"
+step pipeline 70 "$PYTHON" bench/data_pipeline.py "${Q[@]}" "${PIPELINE[@]}" --gpu-rates $RATES 1000 --json "$LOGS/pipeline.json"
+step compiled 100 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --batch "$BIG" "${PER_CALL[@]}" --compile both
+step lite0 40 "$PYTHON" bench/paper_throughput.py --device "$DEVICE" "${Q[@]}" --no-max-batch --backbone efficientnet_lite0 --roi-size 112 \
+    --batch "$BIG" "${PER_CALL[@]}"
+step train_check 60 "$PYTHON" bench/train_check.py --device "$DEVICE" "${Q[@]}"
 
-if [[ "$EXTRA" == 1 ]]; then
-    step full_resolution 420 "$PYTHON" bench/full_resolution.py --device "$DEVICE" "${QUICK_FLAG[@]}"
-    step masking 300 "$PYTHON" bench/masking.py --device "$DEVICE" "${QUICK_FLAG[@]}"
-fi
-
+log "elapsed $((SECONDS - START)) s of TOTAL=${TOTAL}s"
 if (( ${#FAILED[@]} )); then
     log "FAILED steps: ${FAILED[*]} (logs in $LOGS)"
     exit 1

@@ -16,14 +16,12 @@ One more row times the full fine-tuning with the stem's last activation before R
 from __future__ import annotations
 
 import common  # noqa: F401  (puts the repository root on sys.path)
-import numpy as np
 import torch
 
 from common import (
-    ava_like_sizes, base_parser, fit_sizes, median, print_goal, print_header, print_ratio, print_table, random_padded_batch,
-    random_targets, runtime_from_args, write_json,
+    base_parser, median, padded_fraction, print_goal, print_header, print_ratio, print_table, random_padded_batch,
+    random_targets, runtime_from_args, shape_grouped_sizes, write_json,
 )  # fmt: skip
-from workbench.data.batching import ShapeGroupedBatchSampler
 from workbench.losses import emd_loss
 from workbench.model.build import build_model
 
@@ -33,17 +31,11 @@ GOAL = 1.5  # full-resolution training at most 1.5x the cost of resize-224 (issu
 
 def epoch_batches(photos: int, batch_size: int, canvas: int, seed: int, epoch_photos: int):
     """``photos / batch_size`` shape-grouped padded batches as a training epoch over ``epoch_photos``
-    AVA-like sizes forms them (the sampler's first batches, a random draw), and as many 224x224 batches.
-
-    The groups come from the whole epoch because how tight they are depends on how many photos the
-    sampler can choose from: 160 photos grouped on their own pad 29% of their pixels, an epoch's
-    groups 14% (bench/RESULTS.md section 8)."""
-    sizes = fit_sizes(ava_like_sizes(max(epoch_photos, photos), seed), canvas)
-    groups = list(ShapeGroupedBatchSampler(sizes, batch_size, seed=seed))[: max(1, photos // batch_size)]
-    full = [random_padded_batch(sizes[group], canvas=None, seed=seed + i) for i, group in enumerate(groups)]
-    resized = [random_padded_batch([(224, 224)] * len(group), canvas=None, seed=seed + i) for i, group in enumerate(groups)]
-    padded = sum(b.padded_fraction * b.images[:, 0].numel() for b in full) / sum(b.images[:, 0].numel() for b in full)
-    return full, resized, padded
+    AVA-like sizes forms them (``shape_grouped_sizes``), and as many 224x224 batches."""
+    groups = shape_grouped_sizes(batch_size, max(1, photos // batch_size), canvas, seed, epoch_photos)
+    full = [random_padded_batch(sizes, canvas=None, seed=seed + i) for i, sizes in enumerate(groups)]
+    resized = [random_padded_batch([(224, 224)] * len(sizes), canvas=None, seed=seed + i) for i, sizes in enumerate(groups)]
+    return full, resized, padded_fraction(full)
 
 
 def main() -> None:
