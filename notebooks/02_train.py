@@ -138,7 +138,7 @@ started = time.perf_counter()
 result = train(config if not config.epochs else dataclasses.replace(config, epochs=0), hooks=[monitor])
 print(f"head stage: {time.perf_counter() - started:.0f} s; the first curve point appeared after {monitor.rows[0]['seconds']:.0f} s "
       f"(the backbone over {counts.get('train', 0)} training x {config.head_views} view(s) + {counts.get('val', 0)} validation photos), "
-      f"then {len(monitor.rows)} head epochs in {monitor.rows[-1]['seconds'] - monitor.rows[0]['seconds']:.0f} s")
+      f"and the last ({len(monitor.rows)} head epochs) after {monitor.rows[-1]['seconds']:.0f} s")
 monitor.figure().savefig(OUT / "head_stage.png")
 curve = pd.DataFrame(monitor.rows)
 curve.to_csv(OUT / "head_stage.csv", index=False)

@@ -96,6 +96,7 @@ from workbench.evaluation import evaluate_checkpoint
 def show(name, blocks):
     """Stack the blocks ({"paper": frame, "this run": frame, "results file": frame}) of one table, show it and save it as CSV."""
     combined = pd.concat({key: frame for key, frame in blocks.items() if frame is not None and len(frame)}, names=["from"])
+    combined = combined[[column for column in combined.columns if column != "source"] + ["source"]]  # where from: last, as in every table
     combined.to_csv(OUT / f"table_{name}.csv")
     display(Markdown(f"**Table {name}**"), combined.style.format(precision=4, na_rep="–"))
 
@@ -182,8 +183,8 @@ if results is not None:
     seeds_of = {variant: int(aggregated.at[variant, ("seeds", "n")]) for variant in wanted if variant in aggregated.index}
     display(Markdown(
         f"**Variants of Tables III-V** ({results_from}): measured: "
-        + (", ".join(f"{variant} ({count} seed{'s' if count != 1 else ''})" for variant, count in seeds_of.items()) or "none")
-        + "; **" + NOT_MEASURED + "**: " + (", ".join(variant for variant in wanted if variant not in seeds_of) or "none") + "."
+        + (", ".join(f"`{variant}` ({count} seed{'s' if count != 1 else ''})" for variant, count in seeds_of.items()) or "none")
+        + "; **" + NOT_MEASURED + "**: " + (", ".join(f"`{variant}`" for variant in wanted if variant not in seeds_of) or "none") + "."
     ))
 else:
     for name in PAPER_ROWS_OF_VARIANTS:

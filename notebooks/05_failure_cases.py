@@ -85,7 +85,7 @@ predictor, checkpoint = open_checkpoint(run, CHECKPOINT, data_config, device=DEV
 
 # %%
 from workbench.analysis import distribution_shape, theme_effect, vote_distributions, worst_predictions
-from workbench.metrics import distribution_mean, per_image_distances
+from workbench.metrics import per_image_distances
 from workbench.notebook import photo_titles
 
 max_photos = 16 if SMOKE else MAX_PHOTOS
@@ -116,9 +116,13 @@ cases.to_csv(OUT / "fig7_worst_predictions.csv")
 cases.round(3)
 
 # %%
+from workbench.failures import describe_failure_cases, failure_case_summary
 from workbench.plots import plot_failure_cases, plot_with_without_theme
 
-plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=titles, caption=f"Fig. 7 · the {k} worst by EMD (r=1) of {caption}",
+failures = failure_case_summary(pred, target, k=k, metric="emd1")  # the worst k against all photos, measured
+plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=titles,
+                   caption=f"Fig. 7 · the {k} worst by EMD (r=1) of {caption} · all {failures['n']} photos: median non-Gauss. "
+                   f"{failures['median_non_gaussianity_all']:.3f}, mean score {failures['true_mean_all']:.2f}",
                    save_to=OUT / "fig7_failure_cases.png")
 
 # %% [markdown]
@@ -131,11 +135,8 @@ plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=tit
 # %%
 from scipy import stats
 
-from workbench.failures import describe_failure_cases, failure_case_summary
-
 emd = per_image_distances(pred, target)["emd1"]
 display(pd.DataFrame({f"worst {k}": shape.loc[worst.index, shape_columns].median(), "all photos": shape[shape_columns].median()}).round(4))
-failures = failure_case_summary(pred, target, k=k, metric="emd1")
 spread = pd.Series({
     "Spearman(EMD, non-Gaussianity of the ground truth)": failures["spearman_error_non_gaussianity"],
     "Spearman(EMD, |skewness| of the ground truth)": stats.spearmanr(emd, shape["abs_skewness"])[0],

@@ -179,7 +179,8 @@ if "tag1" in table.columns and tags_file is not None and tags_file.is_file():
         number, _, name = line.strip().partition(" ")
         if number.isdigit():
             tag_names[int(number)] = name.strip()
-contrast = theme_contrast_by_content(table, min_photos=min(MIN_CONTRAST_PHOTOS, 2) if SMOKE else MIN_CONTRAST_PHOTOS) if "tag1" in table.columns else None
+min_contrast_photos = min(MIN_CONTRAST_PHOTOS, 2) if SMOKE else MIN_CONTRAST_PHOTOS
+contrast = theme_contrast_by_content(table, min_photos=min_contrast_photos) if "tag1" in table.columns else None
 if contrast is None or contrast.empty:
     display(Markdown("These labels have no content tags (or too few photos per tag and theme): no Fig. 2 on real votes."))
 else:
@@ -187,7 +188,7 @@ else:
     display(contrast.drop(columns=["p_low", "p_high"]).assign(tag_name=contrast["tag"].map(tag_names)).round(3))
     compared = int(contrast.head(3)[["n_low", "n_high"]].to_numpy().sum())
     display(plot_theme_contrast(contrast, tag_names, count=3, caption=f"Fig. 2 · {caption(compared, 'the photos of the compared challenges')}; "
-                                f"per content tag, challenges with >= {MIN_CONTRAST_PHOTOS} such photos",
+                                f"per content tag, challenges with >= {min_contrast_photos} such photos",
                                 save_to=OUT / "fig2_theme_contrast.png"))
 
 # %% [markdown]

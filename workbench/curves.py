@@ -74,7 +74,7 @@ def plot_history(
         # below the axes, so that it never covers a curve
         ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
     if title is None:
-        title = f"training history: one point per epoch ({len(frame)})"
+        title = f"training history: {len(frame)} epoch{'s' if len(frame) != 1 else ''}, one point each"
         if "stage" in frame.columns and (frame["stage"] == "head").any():
             title += f"; epoch {', '.join(str(e) for e in x[(frame['stage'] == 'head').to_numpy()])} is the head stage"
     figure.suptitle(title, fontsize=9)

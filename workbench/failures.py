@@ -64,8 +64,8 @@ def failure_case_summary(pred: Any, target: Any, k: int = 8, metric: str = "emd1
 
 
 def _strength(rho: float) -> str:
-    size = abs(rho)
-    return "no" if size < 0.1 else "a weak" if size < 0.3 else "a moderate" if size < 0.5 else "a strong"
+    size, sign = abs(rho), "" if rho > 0 else " negative"
+    return "no" if size < 0.1 else f"a weak{sign}" if size < 0.3 else f"a moderate{sign}" if size < 0.5 else f"a strong{sign}"
 
 
 def describe_failure_cases(summary: dict[str, float]) -> str:

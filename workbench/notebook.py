@@ -391,5 +391,5 @@ def ablation_table(aggregated: pd.DataFrame, rows: dict[str, str], table: str, s
             record |= {"seeds": 0, "source": f"{NOT_MEASURED}: no '{variant}' rows in the results file"}
         records.append(record)
     names = [row if row == variant else f"{row} ({variant})" for row, variant in rows.items()]
-    frame = pd.DataFrame(records, index=pd.Index(names, name="Models"))
+    frame = pd.DataFrame(records, index=pd.Index(names, name="Models")).astype({"seeds": "Int64"})  # stays whole beside rows without it
     return frame.rename(columns=METRIC_LABELS)
