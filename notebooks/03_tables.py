@@ -172,8 +172,8 @@ if results is not None:
     if "data" in results.columns:
         trained_on = str(results["data"].iloc[0])
     elif "checkpoint" in results.columns and Path(str(results["checkpoint"].iloc[0])).is_file():
-        data = load_checkpoint(results["checkpoint"].iloc[0]).get("data") or {}
-        trained_on = f"{data.get('name', '?')}{' (SYNTHETIC, not AVA)' if data.get('synthetic') else ''}"
+        trained_data = load_checkpoint(results["checkpoint"].iloc[0]).get("data") or {}
+        trained_on = f"{trained_data.get('name', '?')}{' (SYNTHETIC, not AVA)' if trained_data.get('synthetic') else ''}"
     aggregated = aggregate_seeds(results.rename(columns={"variant": "model"}), list(TABLE_LAYOUTS["III"]))
     for name, rows in PAPER_ROWS_OF_VARIANTS.items():
         measured = ablation_table(aggregated, rows, name, source=f"{results_from} | {trained_on}, test split")

@@ -166,7 +166,7 @@ plot_theme_means(stats, caption=CAPTION, save_to=OUT / "theme_means.png")
 # different challenges. Below, per tag, the two challenges whose average mean scores differ most (each
 # with at least `MIN_CONTRAST_PHOTOS` photos of that tag). This bounds the theme effect, it does not
 # isolate it: the photos differ too (a challenge draws its own entrants), and with ~15 photos per cell
-# the differences carry sampling noise of about ±0.2. The synthetic benchmark, whose generator knows
+# each average carries a standard error of about 0.2 (a sampling error, not a 95% interval). The synthetic benchmark, whose generator knows
 # every theme's criterion, shows the same photo under two themes (`05_failure_cases`, Fig. 2).
 
 # %%
