@@ -18,7 +18,7 @@
 import os
 
 SMOKE = os.environ.get("WORKBENCH_SMOKE") == "1"  # True: tiny sizes, seconds (CI); its numbers mean nothing
-FULL_RECIPE = False  # False: the demo recipe's head stage on TRAIN_PHOTOS photos, one view each (minutes); True: the whole recipe of checkpoints/demo.pt (4,751 photos x 2 views, ~16 min on 2 idle cores)
+FULL_RECIPE = False  # False: the demo recipe's head stage on TRAIN_PHOTOS photos, one view each (minutes); True: the whole recipe of checkpoints/demo.pt (every training photo; its time: checkpoints/demo.md)
 TRAIN_PHOTOS = 1200  # training photos when FULL_RECIPE is False (the validation and test splits stay whole: 648 / 601); 2400 doubles the caching time
 END_TO_END_EPOCHS = 0  # then fine-tune everything, the full-resolution stem included, this many epochs (~12 min each on 2 cores over 4,751 photos)
 INTERRUPT_AFTER_STEPS = 10  # with END_TO_END_EPOCHS: stop after this many steps as ■ Interrupt would, then resume (None: never)
