@@ -18,8 +18,8 @@
 import os
 
 SMOKE = os.environ.get("WORKBENCH_SMOKE") == "1"  # True: tiny sizes, seconds (CI); its numbers mean nothing
-FULL_RECIPE = False  # False: the demo recipe's head stage on TRAIN_PHOTOS photos, one view each (minutes); True: the whole recipe of checkpoints/demo.pt (4,751 photos x 2 views, ~16 min on 2 idle cores)
-TRAIN_PHOTOS = 1200  # training photos when FULL_RECIPE is False (the validation and test splits stay whole: 648 / 601); 2400 adds ~0.01 SRCC for twice the caching
+FULL_RECIPE = False  # False: the demo recipe's head stage on TRAIN_PHOTOS photos, one view each (minutes); True: the whole recipe of checkpoints/demo.pt (every training photo; its time: checkpoints/demo.md)
+TRAIN_PHOTOS = 1200  # training photos when FULL_RECIPE is False (the validation and test splits stay whole: 648 / 601); 2400 doubles the caching time
 END_TO_END_EPOCHS = 0  # then fine-tune everything, the full-resolution stem included, this many epochs (~12 min each on 2 cores over 4,751 photos)
 INTERRUPT_AFTER_STEPS = 10  # with END_TO_END_EPOCHS: stop after this many steps as ■ Interrupt would, then resume (None: never)
 TTA = False  # also evaluate with the six test views (original, flip, four corner crops): the paper's protocol, 6x the test time
@@ -46,13 +46,15 @@ OUTPUT_DIR = "artifacts/notebooks/02_train"  # figures and tables are shown and 
 # You watch it learn: after every head-stage epoch the cell redraws the training loss and the
 # **validation SRCC of the mean score**, next to the label-only theme prior (each photo predicted by its
 # theme's average votes, no pixels; `workbench.analysis.theme_baseline_report`): the model must rise
-# well above that line to show it sees the photos.
+# well above that line to show it sees the photos. **The first point takes a while**: before any head epoch
+# the backbone runs at full resolution over every training photo and every validation photo (1,200 + 648
+# by default), which is most of the cell's run time; the epochs after it take a second or so each. The cell
+# prints when the first point appeared.
 #
-# Sizes: by default `TRAIN_PHOTOS` = 1,200 training photos, one view each (`bench/learning_curve.py`
-# measured validation SRCC(mean) 0.258 / 0.342 / 0.390 / 0.400 with 300 / 600 / 1,200 / 2,400 photos: past
-# 1,200 more photos buy little, while caching their features is most of the run time);
-# `FULL_RECIPE = True` trains the demo checkpoint's whole recipe. The data is the **synthetic**
-# benchmark: the numbers are synthetic-benchmark numbers, not AVA numbers.
+# Sizes: by default `TRAIN_PHOTOS` = 1,200 training photos, one view each (caching their features is most of
+# the run time; `python bench/learning_curve.py --data-root data/synth` measures how validation SRCC(mean)
+# grows with the number of training photos); `FULL_RECIPE = True` trains the demo checkpoint's whole recipe.
+# The data is the **synthetic** benchmark: the numbers are synthetic-benchmark numbers, not AVA numbers.
 
 # %%
 # %matplotlib inline
@@ -134,7 +136,9 @@ monitor = HeadStageMonitor(baseline, title=f"{DATA_NAME} · {config.backbone}, I
                            epochs=config.head_epochs)
 started = time.perf_counter()
 result = train(config if not config.epochs else dataclasses.replace(config, epochs=0), hooks=[monitor])
-print(f"head stage: {time.perf_counter() - started:.0f} s")
+print(f"head stage: {time.perf_counter() - started:.0f} s; the first curve point appeared after {monitor.rows[0]['seconds']:.0f} s "
+      f"(the backbone over {counts.get('train', 0)} training x {config.head_views} view(s) + {counts.get('val', 0)} validation photos), "
+      f"and the last ({len(monitor.rows)} head epochs) after {monitor.rows[-1]['seconds']:.0f} s")
 monitor.figure().savefig(OUT / "head_stage.png")
 curve = pd.DataFrame(monitor.rows)
 curve.to_csv(OUT / "head_stage.csv", index=False)
@@ -194,8 +198,10 @@ plot_history(result.history, save_to=OUT / "history.png") if len(result.history)
 #
 # The best checkpoint (by validation EMD) through `Predictor`, the path the demo and the CLI use: the
 # backbone runs once per test photo and view; the one-view row uses the original view, the TTA row the
-# average of the six (with `TTA`), and the last row the same features without the theme. The paper's
-# "Ours" row is for scale only: AVA and Inception-v3, not this benchmark.
+# average of the six (with `TTA`), and the "without theme" row the same features without the theme. The
+# label-only theme prior is given on the test split (the floor for these rows) and on the validation split
+# (the dashed line of the curves above); **each row names its split**. The paper's "Ours" row is for scale
+# only: AVA and Inception-v3, not this benchmark.
 
 # %%
 from workbench.analysis import vote_distributions
@@ -220,15 +226,23 @@ if use_tta:
     print(f"TTA moves the predicted distributions by up to {moved:.4f} (per bin) from the one view")
 if trained.theme_names:
     predictions["this run, one view, without theme"] = trained.predict_from_features(one_view, None)
-rows = {name: evaluate(pred, target) for name, pred in predictions.items()}
-rows["label-only theme prior (validation)"] = baseline
-source = f"this run | {DATA_NAME}, test split ({len(test)} photos) | {Path(checkpoint).name}"
-sources = {name: source for name in predictions} | {"label-only theme prior (validation)": f"labels only | validation ({counts.get('val', 0)} photos)"}
+from workbench.analysis import theme_baseline_report
+
+n_val = counts.get("val", 0)
+rows = {f"{name} · test": evaluate(pred, target) for name, pred in predictions.items()}
+splits = {split: training_table[training_table["split"] == split] for split in ("train", "val", "test")}
+rows["label-only theme prior · test"] = theme_baseline_report(splits["train"], splits["val"], splits["test"]).loc["theme prior"].to_dict()
+rows["label-only theme prior · validation"] = baseline  # the dashed line of the curves
+sources = {name: f"trained in this run | {DATA_NAME}, test split ({len(test)} photos) | {Path(checkpoint).name}" for name in rows}
+sources["label-only theme prior · test"] = f"labels only, computed in this run | test split ({len(test)} photos), training photos' votes"
+sources["label-only theme prior · validation"] = f"labels only, computed in this run | validation split ({n_val} photos), training photos' votes"
+assert all(name.endswith((" · test", " · validation")) for name in rows), "every row names the split it is measured on"
 for name in ("I", "II"):
     measured = results_table(rows, table=name, sources=sources)
-    combined = pd.concat({"paper": published_table(name, source="paper | AVA").loc[["Ours"]], "this run": measured}, names=["from"])
+    combined = pd.concat({"paper": published_table(name, source="paper | AVA test split | published").loc[["Ours"]], "this run": measured}, names=["from"])
     combined.to_csv(OUT / f"table_{name}.csv")
-    display(Markdown(f"**Table {name} layout** (test photos evaluated: {len(target)})"), combined.style.format(precision=4, na_rep="–"))
+    display(Markdown(f"**Table {name} layout**: each row names its split (test: {len(target)} photos, validation: {n_val} photos)"),
+            combined.style.format(precision=4, na_rep="–"))
 
 # %% [markdown]
 # The checkpoint is a single file the demo and the CLI open as they are:

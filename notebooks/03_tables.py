@@ -35,15 +35,19 @@ OUTPUT_DIR = "artifacts/notebooks/03_tables"  # tables are shown and saved here 
 # %% [markdown]
 # # 03 · Tables I-VI: the paper's numbers next to this run's
 #
-# Each table stacks two blocks: **paper** (the published numbers, `workbench.paper`) and **this run**
-# (measured here), and every row's `source` says where it comes from: this run, which data and split,
-# which checkpoint or results file. The two are never mixed: a measured row never replaces a paper row.
+# Each table stacks blocks that say where their numbers come from: **paper** (the published numbers,
+# `workbench.paper`), **this run** (measured while this notebook runs: a checkpoint evaluated here, or
+# labels averaged here) and **results file** (read from a committed file, e.g. `results/ablation_synthetic.csv`:
+# nothing is trained or evaluated here; its `source` names the file and the command and date that made it).
+# Every row's `source` repeats it with the data, split and checkpoint. A measured row never replaces a paper row.
 #
 # - Tables I-II (distribution metrics; mean and std correlations): `CHECKPOINT` evaluated on the test
-#   split of `DATA`, with the paper's test protocol (six-view TTA), plus two label-only baselines
+#   split of `DATA` in this run, with the paper's test protocol (six-view TTA), plus two label-only baselines
 #   (the global average distribution; each photo's theme average, `workbench.analysis`).
 # - Tables III-V (ablations: input transform and theme, image and feature-map size, augmentation):
-#   mean ± sd across seeds of `workbench.ablation`'s results (`ABLATION_RESULTS`).
+#   read from `workbench.ablation`'s results (`ABLATION_RESULTS`): mean ± the half-width of the 95%
+#   t-interval across seeds (`aggregate_seeds`' `ci95`, as the READMEs quote it); a paper row whose
+#   variant the file lacks says "not measured".
 # - Table VI (Photo.net): measured only from checkpoints trained on Photo.net (its photos are not here).
 #
 # On the default **synthetic** benchmark the measured numbers test the paper's claims on data built to
@@ -90,8 +94,9 @@ from workbench.evaluation import evaluate_checkpoint
 
 
 def show(name, blocks):
-    """Stack the blocks ({"paper": frame, "this run": frame}) of one table, show it and save it as CSV."""
+    """Stack the blocks ({"paper": frame, "this run": frame, "results file": frame}) of one table, show it and save it as CSV."""
     combined = pd.concat({key: frame for key, frame in blocks.items() if frame is not None and len(frame)}, names=["from"])
+    combined = combined[[column for column in combined.columns if column != "source"] + ["source"]]  # where from: last, as in every table
     combined.to_csv(OUT / f"table_{name}.csv")
     display(Markdown(f"**Table {name}**"), combined.style.format(precision=4, na_rep="–"))
 
@@ -110,36 +115,43 @@ if DATA != "photonet":
               **{f"this run: {name}": repo_path(path) for name, path in EXTRA_CHECKPOINTS.items()}}
     for name, path in models.items():
         measured[name] = evaluate_checkpoint(path, split="test", tta=TTA, device=DEVICE, **data_fields)
-        sources[name] = f"this run | {where}{', TTA' if TTA else ''} | {path}"
+        sources[name] = f"this run: evaluated here | {where}{', TTA' if TTA else ''} | {path}"
     splits = {split: table[table["split"] == split] for split in ("train", "val", "test")}
     baselines = theme_baseline_report(splits["train"], splits["val"], splits["test"])
     for baseline, metrics in baselines.iterrows():
         name = f"baseline: {baseline} (labels only)"
         measured[name] = metrics.to_dict()
-        sources[name] = f"this run | {where} | no model: the training photos' {'theme ' if baseline != 'global average' else ''}average distribution"
+        sources[name] = f"this run: computed here | {where} | no model: the training photos' {'theme ' if baseline != 'global average' else ''}average distribution"
 for name in ("I", "II"):
     show(name, {"paper": published_table(name, source="paper | AVA test split | published"),
                 "this run": results_table(measured, table=name, sources=sources) if measured else None})
 
 # %% [markdown]
-# ## Tables III-V: ablations, mean ± sd across seeds
+# ## Tables III-V: ablations, mean ± 95% CI across seeds, read from a results file
 #
 # `workbench.ablation` trains every variant with the same budget and several seeds and appends one row
-# per (variant, seed) to `results.csv`. The paper reports one run per row; here each cell is the mean ±
-# sample sd over the seeds. Paper row → variant: Table III's transforms and theme; Table IV's
+# per (variant, seed) to `results.csv`; the runner records the command and date in a sidecar
+# `results.json` beside it. Nothing is trained here: the numbers are **read from `ABLATION_RESULTS`**, and
+# each row's `source` names the file, the command and the date. The paper reports one run per row; here
+# each cell is the mean ± the half-width of the 95% t-interval over the seeds (`aggregate_seeds`' `ci95`;
+# the mean alone for one seed). Paper row → variant: Table III's transforms and theme; Table IV's
 # image/feature sizes as canvas 400 / ROI 73, canvas 800 / ROI 73, canvas 800 / ROI 146 (= Pad+ROI+Theme);
-# Table V's Flip as "Flip only" and Flip+Crop as Pad+ROI+Theme.
+# Table V's Flip as "Flip only" and Flip+Crop as Pad+ROI+Theme. A paper row whose variant has no rows in the
+# file says **not measured**, and the list below the tables says which variants were measured.
 
 # %%
+import dataclasses
+
 from workbench.ablation import PAPER_ROWS_OF_VARIANTS, run_ablation
-from workbench.analysis import aggregate_seeds, format_mean_sd
+from workbench.analysis import aggregate_seeds
 from workbench.checkpoints import load_checkpoint
 from workbench.metrics import TABLE_LAYOUTS
+from workbench.notebook import NOT_MEASURED, ablation_table, results_source
 
 results_path = repo_path(ABLATION_RESULTS)
-results, results_from = None, None
+results, results_from, results_block = None, None, "results file"
 if results_path is not None and results_path.is_file():
-    results, results_from = pd.read_csv(results_path), str(results_path)
+    results, results_from = pd.read_csv(results_path), results_source(results_path, REPO)
 elif SMOKE:
     smoke_variants = ("Resize", "Pad+ROI", "Pad+ROI+Theme")  # a 299 transform, no theme, theme (a row of each table)
     display(Markdown(f"**SMOKE: a throwaway ablation** ({len(smoke_variants)} variants, two seeds, one training step each, "
@@ -147,7 +159,7 @@ elif SMOKE:
     smoke_base = dataclasses.replace(data_config, backbone="compact", pretrained=False, freeze_bn=False, canvas=192, batch_size=8, epochs=1,
                                      max_steps_per_epoch=1, limit_images=8, num_workers=0, device="cpu")
     results = run_ablation(smoke_base, SCRATCH / "ablation", seeds=(0, 1), variants=smoke_variants, tta=False, progress=False)
-    results_from = "SMOKE ablation (throwaway)"
+    results_from, results_block = "trained in this run: SMOKE ablation (throwaway)", "this run"
 else:
     display(Markdown(
         f"No ablation results at `{ABLATION_RESULTS}`: the measured blocks of Tables III-V are left out. Produce them with "
@@ -160,17 +172,20 @@ if results is not None:
     if "data" in results.columns:
         trained_on = str(results["data"].iloc[0])
     elif "checkpoint" in results.columns and Path(str(results["checkpoint"].iloc[0])).is_file():
-        data = load_checkpoint(results["checkpoint"].iloc[0]).get("data") or {}
-        trained_on = f"{data.get('name', '?')}{' (SYNTHETIC, not AVA)' if data.get('synthetic') else ''}"
+        trained_data = load_checkpoint(results["checkpoint"].iloc[0]).get("data") or {}
+        trained_on = f"{trained_data.get('name', '?')}{' (SYNTHETIC, not AVA)' if trained_data.get('synthetic') else ''}"
     aggregated = aggregate_seeds(results.rename(columns={"variant": "model"}), list(TABLE_LAYOUTS["III"]))
-    cells = format_mean_sd(aggregated)
     for name, rows in PAPER_ROWS_OF_VARIANTS.items():
-        present = {row: variant for row, variant in rows.items() if variant in cells.index}
-        measured = cells.loc[list(present.values())].rename(columns=METRIC_LABELS)
-        measured.index = pd.Index([f"{row} ({variant}, {int(aggregated.loc[variant, ('seeds', 'n')])} seeds)" for row, variant in present.items()], name="Models")
-        measured["source"] = f"this run | {trained_on}, test split | {results_from}"
+        measured = ablation_table(aggregated, rows, name, source=f"{results_from} | {trained_on}, test split")
         paper = published_table(name, source="paper | AVA test split | published, one run per row")
-        show(name, {"paper": paper, "this run": measured})
+        show(name, {"paper": paper, results_block: measured})
+    wanted = list(dict.fromkeys(variant for rows in PAPER_ROWS_OF_VARIANTS.values() for variant in rows.values()))
+    seeds_of = {variant: int(aggregated.at[variant, ("seeds", "n")]) for variant in wanted if variant in aggregated.index}
+    display(Markdown(
+        f"**Variants of Tables III-V** ({results_from}): measured: "
+        + (", ".join(f"`{variant}` ({count} seed{'s' if count != 1 else ''})" for variant, count in seeds_of.items()) or "none")
+        + "; **" + NOT_MEASURED + "**: " + (", ".join(f"`{variant}`" for variant in wanted if variant not in seeds_of) or "none") + "."
+    ))
 else:
     for name in PAPER_ROWS_OF_VARIANTS:
         show(name, {"paper": published_table(name, source="paper | AVA test split | published, one run per row")})
@@ -192,19 +207,20 @@ from workbench.view_probe import detail_retention, statistics_tables, view_probe
 if results is not None and "pred_mean_sd" in results.columns:
     spread = aggregate_seeds(results.rename(columns={"variant": "model"}), ["pred_mean_sd", "target_mean_sd"])
     spread.to_csv(OUT / "ablation_prediction_spread.csv")
-    display(Markdown(f"**Spread of the predicted mean scores** ({results_from})"), spread.style.format(precision=4, na_rep="–"))
+    display(Markdown(f"**Spread of the predicted mean scores** ({results_from}; mean, sd, 95% CI half-width and number of seeds)"),
+            spread.style.format(precision=4, na_rep="–"))
 if PROBE_TRAIN:
     probe_train = table[table["split"] == "train"].head(PROBE_TRAIN)
     probe_test = table[table["split"] == "test"]
     test_statistics = statistics_tables(probe_test, progress=not SMOKE)  # read by both the probe and the retention
     probe = view_probe(probe_train, probe_test, progress=not SMOKE, test_statistics=test_statistics)
     probe.to_csv(OUT / "view_probe.csv", index=False)
-    display(Markdown(f"**View probe** ({DATA_NAME}: {len(probe_train)} train / {len(probe_test)} test photos)"),
+    display(Markdown(f"**View probe** (fitted and measured in this run; {DATA_NAME}: {len(probe_train)} train / {len(probe_test)} test photos)"),
             probe.pivot(index="view", columns="theme", values=["srcc_mean", "srcc_std"]).style.format(precision=3))
     if {"gt_grain", "gt_sharpness"} <= set(table.columns):
         retention = detail_retention(probe_test, statistics=test_statistics)
         retention.to_csv(OUT / "detail_retention.csv", index=False)
-        display(Markdown("**Detail retention**: Spearman of each view's 1 px energy with the true attribute"),
+        display(Markdown(f"**Detail retention** (measured in this run on the {len(probe_test)} test photos): Spearman of each view's 1 px energy with the true attribute"),
                 retention.style.format(precision=3))
 
 # %% [markdown]
@@ -225,7 +241,7 @@ for name, path in photonet_runs.items():
     if DATA == "photonet" and path == checkpoint:
         options = data_fields
     measured[name] = evaluate_checkpoint(path, split="test", tta=TTA, themes=False, device=DEVICE, **options)
-    sources[name] = f"this run | Photo.net test split{', TTA' if TTA else ''} | {path}"
+    sources[name] = f"this run: evaluated here | Photo.net test split{', TTA' if TTA else ''} | {path}"
 if not measured:
     display(Markdown("No Photo.net checkpoint given: Table VI shows the paper's rows only."))
 show("VI", {"paper": published_table("VI", source="paper | Photo.net test split (1,200 photos) | published"),

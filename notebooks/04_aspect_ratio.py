@@ -41,7 +41,8 @@ OUTPUT_DIR = "artifacts/notebooks/04_aspect_ratio"  # figures and tables are sho
 # synthetic benchmark (whose shapes are drawn by the generator, `docs/SYNTHETIC.md`).
 #
 # **Photo.net**: only its labels are here (`../shared/ava/photonet`), not its photos, so its sizes are not in
-# the data we have and the paper's red histogram is missing unless you set `PHOTONET_IMAGES`; the figure says so.
+# the data we have: it is not drawn unless you set `PHOTONET_IMAGES`, and the figure says so. Colours: AVA in
+# the paper's blue, Photo.net (when given) in its red, the synthetic benchmark in a colour of its own.
 
 # %%
 # %matplotlib inline
@@ -91,7 +92,7 @@ notes["SYNTHETIC benchmark"] = notes.get("SYNTHETIC benchmark", f"from {synth_ro
 print(*(f"{name}: {len(values)} photos{f' ({notes[name]})' if name in notes else ''}" for name, values in ratios.items()), sep="\n")
 
 # %%
-fig6_note = "" if "Photo.net" in ratios else " · Photo.net: its photo sizes are not in the data we have (only its labels), so the paper's red histogram is missing"
+fig6_note = "" if "Photo.net" in ratios else " · Photo.net not drawn: its photos are not here (only its labels; set PHOTONET_IMAGES)"
 plot_aspect_ratios(ratios, bins=BINS, caption=f"Fig. 6 · aspect ratios from image headers{fig6_note}", save_to=OUT / "fig6_aspect_ratios.png")
 
 # %% [markdown]

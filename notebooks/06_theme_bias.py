@@ -94,8 +94,13 @@ else:
     display(Markdown(f"**No AVA labels here** (no `AVA_TXT`, no `{SHARED_AVA}`): falling back to the **synthetic** "
                      "benchmark's simulated votes. Its themes are invented; nothing below is about AVA."))
 SYNTHETIC = bool(table.attrs.get("synthetic"))
-CAPTION = f"{SOURCE}, n = {len(table):,} photos"  # written on every figure
 min_photos = min(MIN_PHOTOS, 3) if SMOKE else MIN_PHOTOS
+
+
+def caption(photos, what=""):
+    """The data and the n a figure's statistic is computed on (not the whole table's, when themes are dropped)."""
+    return f"{SOURCE}, n = {photos:,} photos{f' ({what})' if what else ''}"
+
 print(f"{SOURCE}: {len(table):,} photos, {table.loc[table['theme_id'] >= 0, 'theme_id'].nunique():,} themes; "
       + ", ".join(f"{split} {count:,}" for split, count in table["split"].value_counts().items()))
 
@@ -111,6 +116,9 @@ from workbench.analysis import theme_statistics, theme_variance_explained
 stats = theme_statistics(table, min_photos=min_photos)
 stats.to_csv(OUT / "theme_statistics.csv")
 print(stats.attrs["counts"])
+n_in_themes = int(stats["count"].sum())  # the photos of the themes kept: what every theme statistic below is computed on
+CAPTION = caption(n_in_themes, f"in the {len(stats)} themes with >= {min_photos} photos, of {len(table):,}")
+print(f"theme statistics on {n_in_themes:,} of the {len(table):,} photos: {len(stats)} themes with >= {min_photos} photos")
 columns = ["theme", "count", "mean_of_means", "sd_of_means", "mean_of_stds"]
 display(Markdown("**Largest themes**"), stats[columns].head(8).round(3))
 ranked = stats.sort_values("mean_of_means")
@@ -126,20 +134,29 @@ plot_theme_distributions(stats, top=TOP, caption=f"{CAPTION}; the {TOP} largest 
 
 # %%
 extremes = [*ranked.index[:2], *ranked.index[-2:]]
-plot_theme_distributions(stats, themes=extremes, caption=f"{CAPTION}; the 2 lowest and 2 highest theme averages (themes with >= {min_photos} photos)",
+plot_theme_distributions(stats, themes=extremes, caption=f"{CAPTION}; the 2 lowest and 2 highest theme averages",
                          save_to=OUT / "theme_distributions_extremes.png")
 
 # %% [markdown]
 # ## The spread of theme means
 #
 # eta² is the share of the variance over photos that lies between theme averages; omega² removes what
-# that many themes would explain by chance (its value with no theme effect is "chance").
+# that many themes would explain by chance (its value with no theme effect is "chance"). Both are computed
+# on the photos of the themes with at least `MIN_PHOTOS` photos only (the `photos` column); the sentence
+# below the table says which.
 
 # %%
 variance = theme_variance_explained(table, min_photos=min_photos)
 variance.to_csv(OUT / "theme_variance_explained.csv")
 display(variance.round(4))
-plot_theme_means(stats, caption=f"{CAPTION}; {len(stats)} themes with >= {min_photos} photos", save_to=OUT / "theme_means.png")
+display(Markdown(
+    f"With `MIN_PHOTOS` = {min_photos}, on {int(variance.at['mean', 'photos']):,} photos in {int(variance.at['mean', 'themes'])} themes "
+    f"(of {len(table):,} photos): the theme explains eta² = {variance.at['mean', 'eta_squared']:.3f} of the variance of photo mean scores "
+    f"(omega² {variance.at['mean', 'omega_squared']:.3f}) and eta² = {variance.at['std', 'eta_squared']:.3f} of the variance of their std "
+    f"(omega² {variance.at['std', 'omega_squared']:.3f}); chance alone would give eta² {variance.at['mean', 'chance_eta_squared']:.3f}."
+))
+assert int(variance.at["mean", "photos"]) == n_in_themes, "the figures' n is the n eta² is computed on"
+plot_theme_means(stats, caption=CAPTION, save_to=OUT / "theme_means.png")
 
 # %% [markdown]
 # ## Fig. 2 on real votes: similar content, different themes
@@ -150,7 +167,7 @@ plot_theme_means(stats, caption=f"{CAPTION}; {len(stats)} themes with >= {min_ph
 # different challenges. Below, per tag, the two challenges whose average mean scores differ most (each
 # with at least `MIN_CONTRAST_PHOTOS` photos of that tag). This bounds the theme effect, it does not
 # isolate it: the photos differ too (a challenge draws its own entrants), and with ~15 photos per cell
-# the differences carry sampling noise of about ±0.2. The synthetic benchmark, whose generator knows
+# each average carries a standard error of about 0.2 (a sampling error, not a 95% interval). The synthetic benchmark, whose generator knows
 # every theme's criterion, shows the same photo under two themes (`05_failure_cases`, Fig. 2).
 
 # %%
@@ -163,13 +180,16 @@ if "tag1" in table.columns and tags_file is not None and tags_file.is_file():
         number, _, name = line.strip().partition(" ")
         if number.isdigit():
             tag_names[int(number)] = name.strip()
-contrast = theme_contrast_by_content(table, min_photos=min(MIN_CONTRAST_PHOTOS, 2) if SMOKE else MIN_CONTRAST_PHOTOS) if "tag1" in table.columns else None
+min_contrast_photos = min(MIN_CONTRAST_PHOTOS, 2) if SMOKE else MIN_CONTRAST_PHOTOS
+contrast = theme_contrast_by_content(table, min_photos=min_contrast_photos) if "tag1" in table.columns else None
 if contrast is None or contrast.empty:
     display(Markdown("These labels have no content tags (or too few photos per tag and theme): no Fig. 2 on real votes."))
 else:
     contrast.drop(columns=["p_low", "p_high"]).assign(tag_name=contrast["tag"].map(tag_names)).to_csv(OUT / "fig2_theme_contrast.csv", index=False)
     display(contrast.drop(columns=["p_low", "p_high"]).assign(tag_name=contrast["tag"].map(tag_names)).round(3))
-    display(plot_theme_contrast(contrast, tag_names, count=3, caption=f"Fig. 2 · {CAPTION}; per content tag, challenges with >= {MIN_CONTRAST_PHOTOS} such photos",
+    compared = int(contrast.head(3)[["n_low", "n_high"]].to_numpy().sum())
+    display(plot_theme_contrast(contrast, tag_names, count=3, caption=f"Fig. 2 · {caption(compared, 'the photos of the compared challenges')}; "
+                                f"per content tag, challenges with >= {min_contrast_photos} such photos",
                                 save_to=OUT / "fig2_theme_contrast.png"))
 
 # %% [markdown]
@@ -221,7 +241,7 @@ if report is not None:
 # selection is saved.)
 
 # %%
-browser = theme_browser(stats, initial=[ranked.index[0], ranked.index[-1]], caption=CAPTION)
+browser = theme_browser(stats, initial=[ranked.index[0], ranked.index[-1]], caption=CAPTION)  # each theme's own n is in its legend
 if browser.figure is not None:
     browser.figure.savefig(OUT / "theme_browser_initial.png")
 browser

@@ -146,6 +146,8 @@ def test_head_stage_monitor_sees_every_head_epoch_with_validation(tiny_benchmark
     assert [row["epoch"] for row in monitor.rows] == [1, 2, 3, 4]
     assert all(np.isfinite(row["val_srcc_mean"]) and row["val_emd1"] > 0 for row in monitor.rows)
     assert monitor.rows[-1]["train_loss"] < monitor.rows[0]["train_loss"]
+    seconds = [row["seconds"] for row in monitor.rows]  # since train() started: the first is the wait for the first point
+    assert seconds[0] > 0 and seconds == sorted(seconds)
     assert result.history["stage"].tolist() == ["head"] and result.checkpoint.is_file()
     figure = monitor.figure()
     srcc_axis = figure.axes[1]
@@ -186,3 +188,99 @@ def test_the_head_stage_runs_the_backbone_over_the_validation_photos_once(tiny_b
     head_row = result.history.iloc[0]
     assert monitor.rows[-1]["val_srcc_mean"] == pytest.approx(head_row["val_srcc_mean"])
     assert monitor.rows[-1]["val_emd1"] == pytest.approx(head_row["val_emd1"])
+
+
+# --------------------------------------------------------------------------------------------------
+# What an executed notebook keeps, and where its numbers come from
+
+
+def test_an_executed_notebook_keeps_no_progress_bar_as_its_first_frame(tmp_path):
+    """IPython stores a tqdm widget's text/plain when the bar appears ("0%|  | 0/5"); after
+    start_notebook's hide_progress_bar_text an executed file keeps no such stale text."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    book = nbformat.v4.new_notebook()
+    book.cells = [
+        nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom workbench.notebook import hide_progress_bar_text\n"
+                                  "assert hide_progress_bar_text()"),
+        nbformat.v4.new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(5), desc='bar', leave=False):\n    pass\n"
+                                  "for _ in tqdm(range(3), desc='kept'):\n    pass\nprint('ran')"),
+    ]  # fmt: skip
+    NotebookClient(book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = book.cells[1].outputs
+    texts = [output.get("data", {}).get("text/plain", "") for output in outputs if output.output_type == "display_data"]
+    assert len(texts) == 2, outputs  # both bars were displayed as widgets...
+    assert all("%" not in text for text in texts), texts  # ...and neither is stored as "0%" text
+    assert any(output.get("text") == "ran\n" for output in outputs)
+
+
+def test_hide_progress_bar_text_outside_ipython_does_nothing():
+    from workbench.notebook import hide_progress_bar_text
+
+    assert hide_progress_bar_text() is False
+
+
+def test_live_plot_waits_for_a_second_history_row(monkeypatch):
+    """The trainer's live history figure: one row (a head stage alone) draws nothing, so 02 shows no
+    one-point figure after its own live curves; two rows draw it."""
+    import IPython.display
+
+    from workbench.train import LivePlotHook
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects, **kwargs: shown.append(objects))
+
+    class Trainer:
+        history = [{"epoch": 0, "stage": "head", "train_loss": 0.2, "val_emd1": 0.07}]
+
+    hook = LivePlotHook()
+    hook.after_epoch(Trainer)
+    assert shown == []
+    Trainer.history = [*Trainer.history, {"epoch": 1, "stage": "end_to_end", "train_loss": 0.19, "val_emd1": 0.068}]
+    hook.after_epoch(Trainer)
+    assert len(shown) == 1
+
+
+def _ablation_rows(variants, seeds=(0, 1, 2)):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame([{"variant": variant, "seed": seed, "srcc_mean": rng.uniform(0.2, 0.4), "srcc_std": rng.uniform(0.2, 0.8),
+                          "emd1": rng.uniform(0.06, 0.07), "kl": rng.uniform(0.16, 0.18)} for variant in variants for seed in seeds])
+
+
+def test_ablation_table_says_which_variants_were_not_measured():
+    from workbench.ablation import PAPER_ROWS_OF_VARIANTS
+    from workbench.analysis import aggregate_seeds
+    from workbench.notebook import NOT_MEASURED, ablation_table
+
+    rows = _ablation_rows(PAPER_ROWS_OF_VARIANTS["III"].values())
+    aggregated = aggregate_seeds(rows.rename(columns={"variant": "model"}), ["srcc_mean", "srcc_std", "emd1", "kl"])
+    table_iv = ablation_table(aggregated, PAPER_ROWS_OF_VARIANTS["IV"], "IV", source="read from results/x.csv")
+    assert list(table_iv.index) == ["Image 400, Feature 73 (Canvas 400, ROI 73)", "Image 800, Feature 73 (Canvas 800, ROI 73)",
+                                    "Image 800, Feature 146 (Pad+ROI+Theme)"]  # fmt: skip
+    assert (table_iv.iloc[:2]["SRCC (mean)"] == NOT_MEASURED).all() and (table_iv.iloc[:2]["seeds"] == 0).all()
+    assert table_iv.iloc[:2]["source"].str.startswith(NOT_MEASURED).all()
+    measured = table_iv.iloc[2]
+    mean, ci95 = aggregated.at["Pad+ROI+Theme", ("srcc_mean", "mean")], aggregated.at["Pad+ROI+Theme", ("srcc_mean", "ci95")]
+    assert measured["SRCC (mean)"] == f"{mean:.4f} ± {ci95:.4f}"  # the 95% interval, not the sd
+    assert ci95 != pytest.approx(aggregated.at["Pad+ROI+Theme", ("srcc_mean", "sd")])
+    assert measured["seeds"] == 3 and measured["source"] == "read from results/x.csv"
+
+
+def test_results_source_names_the_file_command_and_date_from_the_sidecar(tmp_path):
+    import json
+
+    from workbench.notebook import ablation_provenance, results_source
+
+    results = tmp_path / "results" / "ablation.csv"
+    results.parent.mkdir()
+    _ablation_rows(["Resize"]).to_csv(results, index=False)
+    said = results_source(results, tmp_path)
+    assert said.startswith("read from results/ablation.csv") and "not recorded" in said and "ablation.json" in said
+    command = "python -m workbench ablation --config configs/ablation_synthetic.yaml --out runs/ablation --seeds 0 1 2"
+    results.with_suffix(".json").write_text(json.dumps({"command": command, "finished_utc": "2026-12-04T21:40:00Z", "seeds": [0, 1, 2]}))
+    assert results_source(results, tmp_path) == f"read from results/ablation.csv (`{command}`, 2026-12-04T21:40:00Z)"
+    assert ablation_provenance(results)["seeds"] == [0, 1, 2]
+    results.with_suffix(".json").write_text("{not json")
+    with pytest.raises(ValueError, match="ablation.json: not valid JSON"):
+        results_source(results, tmp_path)

@@ -236,3 +236,53 @@ def test_plot_head_stage_draws_loss_srcc_and_the_theme_prior_line(tmp_path):
     assert len(prior) == 1 and prior[0].get_ydata()[0] == pytest.approx(0.12)
     assert srcc.get_xlim() == (0.5, 40.5) and "SYNTHETIC" in figure._suptitle.get_text()
     _assert_png(tmp_path / "head.png")
+
+
+def test_plot_history_of_one_epoch_has_whole_ticks_and_says_what_it_is():
+    """The head stage alone is one history row: its figure ticks whole epochs (not -0.045, -0.030, ...)
+    and its title says what the point is."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = plot_history(pd.DataFrame({"epoch": [0], "stage": ["head"], "train_loss": [0.2], "val_srcc_mean": [0.4]}))
+    FigureCanvasAgg(figure).draw()
+    for ax in figure.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks == [0], ticks
+    assert "epoch 0 is the head stage" in figure._suptitle.get_text()
+    assert plot_history([{"loss": 1.0}], title="mine")._suptitle.get_text() == "mine"
+
+
+def test_plot_aspect_ratios_keeps_the_papers_red_for_photonet():
+    """Fig. 6: AVA in the paper's blue, Photo.net in its red, any other data (the synthetic benchmark) in neither."""
+    from matplotlib.colors import to_hex
+
+    from workbench.plots import PAPER_DATASET_COLORS
+
+    def colours(ratios):
+        ax = plot_aspect_ratios(ratios).axes[0]
+        return [to_hex(container.patches[0].get_facecolor(), keep_alpha=False) for container in ax.containers]
+
+    ava, synthetic = colours({"AVA: 62 real photos": [0.7, 1.3, 1.5], "SYNTHETIC benchmark": [0.8, 1.0, 1.4]})
+    assert ava == PAPER_DATASET_COLORS["AVA"]
+    assert synthetic not in PAPER_DATASET_COLORS.values()
+    assert colours({"Photo.net": [1.2, 1.5]}) == [PAPER_DATASET_COLORS["Photo.net"]]
+    assert len(set(colours({"SYNTHETIC benchmark": [1.0, 1.2], "mine": [0.9, 1.1]}))) == 2
+
+
+def test_theme_contrast_legends_cover_no_bar():
+    """Fig. 2 on real votes (06): each panel's legend lies off its bars, the tallest included."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from workbench.figures import plot_theme_contrast
+
+    tall = np.array([0.01, 0.02, 0.05, 0.12, 0.3, 0.3, 0.12, 0.05, 0.02, 0.01])
+    contrast = pd.DataFrame([{
+        "tag": tag, "theme_low": "A theme with quite a long challenge name", "theme_high": "Another long challenge name here",
+        "n_low": 20, "n_high": 25, "mean_low": 5.1, "mean_high": 5.9, "difference": 0.8, "p_low": tall, "p_high": tall[::-1],
+    } for tag in (1, 2)])  # fmt: skip
+    figure = plot_theme_contrast(contrast, {1: "Landscape"}, count=2)
+    FigureCanvasAgg(figure).draw()
+    for ax in figure.axes:
+        legend = ax.get_legend().get_window_extent()
+        bars = [patch.get_window_extent() for patch in _bars(ax)]
+        assert bars and not any(legend.overlaps(bar) for bar in bars)

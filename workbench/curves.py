@@ -36,10 +36,13 @@ def figure_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def plot_history(history: pd.DataFrame | Sequence[Mapping[str, Any]], save_to: str | os.PathLike | None = None) -> Figure:
+def plot_history(
+    history: pd.DataFrame | Sequence[Mapping[str, Any]], save_to: str | os.PathLike | None = None, title: str | None = None,
+) -> Figure:
     """Training curves: one panel each for losses (columns with "loss"), correlations (srcc / plcc)
     and the other metrics (EMD, KL, ...; log scale, as they differ by orders of magnitude), against
-    ``epoch`` (or the row number). Panels without a column are left out; NaN leaves a gap."""
+    ``epoch`` (or the row number). Panels without a column are left out; NaN leaves a gap.
+    title: above the panels (default: what the figure is, and the head stage's epoch when it has one)."""
     frame = pd.DataFrame(history)
     if frame.empty:
         raise ValueError("history is empty: nothing to plot")
@@ -63,8 +66,16 @@ def plot_history(history: pd.DataFrame | Sequence[Mapping[str, Any]], save_to: s
         if label.startswith("metric") and len(columns) > 1 and (values[np.isfinite(values)] > 0).all():
             ax.set_yscale("log")
         ax.set_xlabel("epoch" if "epoch" in frame.columns else "row")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        if len(np.unique(x)) <= 10:  # few epochs: a tick at each (MaxNLocator falls back to fractions around one point)
+            ax.set_xticks(np.unique(x))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel(label)
         # below the axes, so that it never covers a curve
         ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    if title is None:
+        title = f"training history: {len(frame)} epoch{'s' if len(frame) != 1 else ''}, one point each"
+        if "stage" in frame.columns and (frame["stage"] == "head").any():
+            title += f"; epoch {', '.join(str(e) for e in x[(frame['stage'] == 'head').to_numpy()])} is the head stage"
+    figure.suptitle(title, fontsize=9)
     return save_figure(figure, save_to)

@@ -189,7 +189,7 @@ def plot_theme_contrast(
     chosen = contrast.head(count)
     if chosen.empty:
         raise ValueError("no content tag has two themes with enough photos")
-    figure = Figure(figsize=(4.2 * len(chosen), 3.4), layout="constrained")
+    figure = Figure(figsize=(4.2 * len(chosen), 3.9), layout="constrained")
     axes = figure.subplots(1, len(chosen), squeeze=False)[0]
     for ax, row in zip(axes, chosen.itertuples()):
         scores = np.arange(1, len(row.p_low) + 1)
@@ -200,7 +200,7 @@ def plot_theme_contrast(
         ax.set_xticks(scores)
         ax.set_xlabel("score")
         ax.set_ylabel("share of votes (photos weighted equally)")
-        ax.legend(fontsize=7, frameon=False, loc="upper left")
+        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below the axes: never over a bar
     label_figure(figure, caption, "same content tag, different challenge themes: different photos, so this bounds the theme effect, it does not isolate it")
     return save_figure(figure, save_to)
 

@@ -12,7 +12,9 @@ it can import this module.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import time
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,12 +25,13 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.baselines import theme_baseline_report
+from workbench.analysis.seeds import format_mean_sd
 from workbench.analysis.votes import vote_distributions
 from workbench.config import TrainConfig
 from workbench.data.ava import ava_table, read_ava_tanet_csv, read_idealo_json
 from workbench.data.prepare import prepare_table
 from workbench.data.synth import generate_dataset
-from workbench.metrics import distribution_mean
+from workbench.metrics import METRIC_LABELS, TABLE_LAYOUTS, distribution_mean
 from workbench.predict import Predictor
 from workbench.train import Hook, train
 
@@ -114,9 +117,29 @@ def start_notebook(output_dir: str | os.PathLike, smoke: bool, repo: str | os.Pa
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="workbench-notebook-")) if smoke else None
     print(f"repository: {repo}\nfigures and tables are saved in: {out}")
+    hide_progress_bar_text()
     if smoke:
         show_markdown(SMOKE_BANNER)
     return NotebookRun(repo, out, smoke, scratch)
+
+
+def hide_progress_bar_text() -> bool:
+    """Store tqdm's notebook bars without their first frame as text.
+
+    Why: IPython computes a displayed widget's ``text/plain`` once, when the bar appears, so an executed
+    notebook keeps every bar as "0%|  | 0/40" text, whatever it reached (GitHub, nbconvert to text, a
+    diff show that). Live in Jupyter the widget itself is drawn, so nothing is lost; the text is left
+    empty instead. Returns whether a running IPython kernel was found to configure."""
+    try:
+        from IPython import get_ipython
+        from tqdm.notebook import TqdmHBox
+    except ImportError:  # no IPython or no ipywidgets: tqdm draws text bars, which are stored as they end
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    shell.display_formatter.formatters["text/plain"].for_type(TqdmHBox, lambda bar, printer, cycle: printer.text(""))
+    return True
 
 
 @dataclass
@@ -242,7 +265,8 @@ class HeadStageMonitor(Hook):
 
     Validation is the trainer's own (``Trainer.validation_metrics``): the frozen backbone's features of
     the validation photos are computed once for the whole stage, so each epoch costs only the head.
-    ``rows`` holds one dict per epoch (``epoch, train_loss, val_srcc_mean, val_srcc_std, val_emd1``).
+    ``rows`` holds one dict per epoch (``epoch, train_loss, seconds, val_srcc_mean, val_srcc_std, val_emd1``;
+    ``seconds`` since ``train`` started).
     """
 
     def __init__(self, baseline: dict[str, float] | None = None, display: bool = True, title: str = "", epochs: int | None = None):
@@ -253,9 +277,15 @@ class HeadStageMonitor(Hook):
         self.rows: list[dict[str, float]] = []
         self.loss_label = "training loss"  # named after the trainer's config at the first epoch
         self._handle = None
+        self._started = time.perf_counter()
+
+    def before_train(self, trainer) -> None:
+        self._started = time.perf_counter()
 
     def after_head_epoch(self, trainer, epoch: int, loss: float) -> None:
-        row = {"epoch": epoch, "train_loss": loss}
+        # seconds: since train() started; the first row's is the wait for the first point (the backbone's pass
+        # over every training and validation photo comes before any head epoch)
+        row = {"epoch": epoch, "train_loss": loss, "seconds": time.perf_counter() - self._started}
         self.loss_label = loss_label(trainer.config.emd_r, trainer.config.std_loss_weight)
         if trainer.val_set is not None and len(trainer.val_set):
             metrics = trainer.validation_metrics()
@@ -294,3 +324,75 @@ def loss_label(emd_r: float, std_weight: float) -> str:
     """The training loss named as ``losses.training_loss`` computes it, for an axis label."""
     label = f"EMD, r={emd_r:g}"
     return f"training loss ({label} + {std_weight:g} x std term)" if std_weight else f"training loss ({label})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables III-V from a committed ablation results file
+
+NOT_MEASURED = "not measured"
+
+
+def ablation_provenance(results_path: str | os.PathLike) -> dict[str, Any]:
+    """What made an ablation results file, from its sidecar ``<results>.json`` (written by the ablation
+    runner beside the CSV, copied with it): ``command``, ``date`` (its ``finished_utc``, else ``date``),
+    ``sidecar`` (the path) and every other field it holds (e.g. ``git_commit``, ``seeds``, ``variants``).
+
+    Absent sidecar: ``command`` and ``date`` are None. A sidecar that is not a JSON object is
+    an error naming the file (a wrong provenance is worse than none)."""
+    sidecar = Path(results_path).with_suffix(".json")
+    if not sidecar.is_file():
+        return {"command": None, "date": None, "sidecar": str(sidecar)}
+    try:
+        recorded = json.loads(sidecar.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{sidecar}: not valid JSON ({error}); fix or remove it") from None
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{sidecar}: expected a JSON object with 'command' and 'finished_utc', got {type(recorded).__name__}")
+    date = recorded.get("finished_utc") or recorded.get("date")
+    return {"command": recorded.get("command"), "date": None if date is None else str(date), "sidecar": str(sidecar),
+            **{key: value for key, value in recorded.items() if key not in ("command", "date")}}
+
+
+def results_source(results_path: str | os.PathLike, repo: str | os.PathLike | None = None) -> str:
+    """ "read from results/x.csv (`command`, date)": where a table's numbers come from when nothing is trained."""
+    path = Path(results_path)
+    shown = path.relative_to(repo) if repo is not None and path.is_relative_to(repo) else path
+    provenance = ablation_provenance(path)
+    command = f"`{provenance['command']}`" if provenance["command"] else "command not recorded"
+    if not provenance["command"] and not provenance["date"]:
+        return f"read from {shown} (command and date not recorded: no {shown.with_suffix('.json').name} beside it)"
+    return f"read from {shown} ({command}, {provenance['date'] or 'date not recorded'})"
+
+
+def format_mean_ci95(aggregated: pd.DataFrame, decimals: int | dict[str, int] | None = None) -> pd.DataFrame:
+    """``analysis.aggregate_seeds`` output -> "0.3550 ± 0.0090" cells: the mean ± the half-width of its 95%
+    t-interval (``ci95``), the interval the READMEs quote; the mean alone for one seed."""
+    as_ci = aggregated.copy()
+    for metric in aggregated.columns.get_level_values(0).unique():
+        if metric != "seeds":
+            as_ci[(metric, "sd")] = aggregated[(metric, "ci95")]  # format_mean_sd prints its "sd" column after the ±
+    return format_mean_sd(as_ci, decimals)
+
+
+def ablation_table(aggregated: pd.DataFrame, rows: dict[str, str], table: str, source: str) -> pd.DataFrame:
+    """One of the paper's Tables III-V from measured variants: one row per paper row, "mean ± ci95" cells
+    where ``aggregated`` (``aggregate_seeds``, indexed by variant) has the variant, else "not measured".
+
+    rows: paper row -> variant (``ablation.PAPER_ROWS_OF_VARIANTS[table]``). Columns: the table's metrics
+    (as printed), ``seeds`` (0 when not measured) and ``source``."""
+    columns = list(TABLE_LAYOUTS[table])
+    present = [variant for variant in rows.values() if variant in aggregated.index]
+    chosen = aggregated.loc[present, [*[c for c in aggregated.columns if c[0] in columns], ("seeds", "n")]]
+    cells = format_mean_ci95(chosen, decimals={"emd1": 4}) if present else None  # EMD: the variants differ in the 4th decimal
+    records = []
+    for paper_row, variant in rows.items():
+        if variant in aggregated.index:
+            record = {metric: cells.at[variant, metric] for metric in columns}
+            record |= {"seeds": int(aggregated.at[variant, ("seeds", "n")]), "source": source}
+        else:
+            record = {metric: NOT_MEASURED for metric in columns}
+            record |= {"seeds": 0, "source": f"{NOT_MEASURED}: no '{variant}' rows in the results file"}
+        records.append(record)
+    names = [row if row == variant else f"{row} ({variant})" for row, variant in rows.items()]
+    frame = pd.DataFrame(records, index=pd.Index(names, name="Models")).astype({"seeds": "Int64"})  # stays whole beside rows without it
+    return frame.rename(columns=METRIC_LABELS)

@@ -31,7 +31,18 @@ from workbench.metrics import distribution_mean, per_image_distances
 PathLike = str | os.PathLike
 PREDICTED_COLOR = "#1f77b4"  # blue, as in Fig. 4
 TARGET_COLOR = "#d62728"  # red
-DATASET_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")  # Fig. 6: AVA blue, Photo.net red
+PAPER_DATASET_COLORS = {"AVA": "#1f77b4", "Photo.net": "#d62728"}  # Fig. 6: AVA blue, Photo.net red
+OTHER_DATASET_COLORS = ("#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")  # any other data: never the paper's two
+
+
+def dataset_color(name: str, others_seen: int = 0) -> str:
+    """Fig. 6's colour of a dataset: the paper's blue for a name starting "AVA", its red for "Photo.net",
+    and for anything else (e.g. the synthetic benchmark) the ``others_seen``-th of colours the paper does not use,
+    so that no other data is drawn as if it were AVA or Photo.net."""
+    for dataset, color in PAPER_DATASET_COLORS.items():
+        if name.lower().startswith(dataset.lower()):
+            return color
+    return OTHER_DATASET_COLORS[others_seen % len(OTHER_DATASET_COLORS)]
 SUMMARY_KEY = "under each: predicted mean (ground-truth mean) / EMD (r=1) between the two histograms"
 
 
@@ -220,7 +231,8 @@ def plot_aspect_ratios(
     """Fig. 6: overlaid histograms (density) of the aspect ratios w/h of several datasets.
 
     ratios: dataset name -> ratios (``analysis.aspect_ratios``); all share the same bins, over
-    ``value_range`` (default: the data's range, clipped to [0.25, 4]).
+    ``value_range`` (default: the data's range, clipped to [0.25, 4]). Colours: ``dataset_color``
+    (AVA blue and Photo.net red as in the paper; other data in neither).
     """
     if not ratios:
         raise ValueError("ratios is empty; give at least one dataset")
@@ -234,9 +246,12 @@ def plot_aspect_ratios(
         figure = Figure(figsize=(8, 4.2), layout="constrained")
         ax = figure.add_subplot()
     figure = ax.figure
-    for i, (name, values) in enumerate(arrays.items()):
+    others = 0
+    for name, values in arrays.items():
+        color = dataset_color(name, others)
+        others += color not in PAPER_DATASET_COLORS.values()
         ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, density=True, alpha=0.55,
-                color=DATASET_COLORS[i % len(DATASET_COLORS)], label=textwrap.fill(f"{name} (n={values.size})", 48))
+                color=color, label=textwrap.fill(f"{name} (n={values.size})", 48))
     ax.axvline(1.0, color="0.3", linewidth=0.8, linestyle=":")
     ax.set_xlabel("aspect ratio (width / height)")
     ax.set_ylabel("density")

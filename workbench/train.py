@@ -201,6 +201,8 @@ class LivePlotHook(Hook):
     def after_epoch(self, trainer: "Trainer") -> None:
         from IPython.display import Image, display
 
+        if len(trainer.history) < 2:  # one point is no curve (a head stage alone: its hooks draw it per head epoch)
+            return
         image = Image(data=figure_png(plot_history(trainer.history)), format="png")
         if self.handle is None:
             self.handle = display(image, display_id=True)
