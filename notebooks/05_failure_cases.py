@@ -40,7 +40,7 @@ OUTPUT_DIR = "artifacts/notebooks/05_failure_cases"  # figures and tables are sh
 # repeated: the photos with the largest EMD (r=1) between prediction and ground truth, with the shape of
 # their ground truth (`analysis.distribution_shape`: skewness, modes, distance to the Gaussian of the same
 # mean and std) and their mean scores, against all photos; the finding below the figure is written from
-# those numbers (`workbench.failures`), whichever way they go.
+# those numbers (`workbench.analysis.failure_summary`), whichever way they go.
 #
 # **Fig. 8.** The same photos predicted with and without their theme (one backbone pass; only the head
 # runs twice, `Predictor.features` / `predict_from_features`): mean scores, errors, and the photos whose
@@ -116,7 +116,7 @@ cases.to_csv(OUT / "fig7_worst_predictions.csv")
 cases.round(3)
 
 # %%
-from workbench.failures import describe_failure_cases, failure_case_summary
+from workbench.analysis.failure_summary import describe_failure_cases, failure_case_summary
 from workbench.plots import plot_failure_cases, plot_with_without_theme
 
 failures = failure_case_summary(pred, target, k=k, metric="emd1")  # the worst k against all photos, measured

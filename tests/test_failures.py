@@ -1,10 +1,10 @@
-"""workbench.failures: the worst-predicted photos measured against the paper's explanation, and the
+"""workbench.analysis.failure_summary: the worst-predicted photos measured against the paper's explanation, and the
 finding written from the numbers (05_failure_cases, Fig. 7)."""
 import numpy as np
 import pytest
 
 from workbench.analysis import discretised_gaussian
-from workbench.failures import describe_failure_cases, failure_case_summary
+from workbench.analysis.failure_summary import describe_failure_cases, failure_case_summary
 
 
 def _gaussians(means, std=1.2):

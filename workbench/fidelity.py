@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from workbench.analysis import theme_prior_baseline, vote_distributions
+from workbench.analysis.baselines import theme_prior_baseline
+from workbench.analysis.votes import vote_distributions
 from workbench.data.augment import TRANSFORMS
 from workbench.data.csv_folder import read_csv_folder
 from workbench.data.synth import distribution_moments, expected_distribution, generate_image, truth_under_every_theme

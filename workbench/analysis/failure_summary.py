@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from workbench.analysis import distribution_shape, worst_predictions
+from workbench.analysis.failures import distribution_shape, worst_predictions
 from workbench.metrics import distribution_mean, per_image_distances
 
 # A worst-k median non-Gaussianity at least this many times the overall one, and at least NON_GAUSSIAN_MARGIN
