@@ -4,6 +4,8 @@
 #   PYTHONPATH=. bash bench/gpu.sh        # logs to $OUT if set, else runs/bench-gpu-<date>/
 #   DEVICE=cpu QUICK=1 bash bench/gpu.sh  # the same steps on CPU, tiny (tests/test_bench.py runs this)
 #   TOTAL=300 bash bench/gpu.sh           # a smaller overall bound (seconds; default 470)
+#   ONLY=cuda_checks,profile bash ...     # run only these steps (the CPU smoke test: the script's own logic,
+#                                         # each other step has a smoke test of its script in tests/test_bench.py)
 #   LIMIT_SCALE=10                        # every step's limit and TOTAL times 10 (the default on CPU,
 #                                         # where even the tiny steps take minutes on shared cores)
 #
@@ -52,9 +54,14 @@ log() { echo "$*" | tee -a "$SUMMARY"; }
 
 # step NAME SECONDS COMMAND...: run under a timeout (cut to what is left of TOTAL), output to the
 # terminal and steps.log; its result lines go to the summary.
+ONLY=${ONLY:-}
 step() {
     local name=$1 limit=$(($2 * LIMIT_SCALE))
     shift 2
+    if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then
+        log "== $name: not asked for (ONLY=$ONLY)"
+        return
+    fi
     local left=$((TOTAL - (SECONDS - START)))
     (( limit > left )) && limit=$left
     if (( limit < 20 )); then

@@ -162,22 +162,21 @@ def test_smoke_data_pipeline_runs_one_round_when_the_budget_is_spent(tmp_path):
     assert "320 px" in output
 
 
-@pytest.mark.timeout(7200)
 def test_smoke_gpu_script_runs_its_steps_on_cpu(tmp_path):
-    # Seven steps, each a fresh process (torch.compile in one): 40-50 minutes on 2 loaded cores.
-    env = {"DEVICE": "cpu", "QUICK": "1", "OUT": str(tmp_path), "PYTHON": sys.executable}
-    output = run(["bash", str(BENCH / "gpu.sh")], env=env, timeout=7000)
+    # The script's own logic (bounded steps, logs under $OUT, the summary) on two cheap steps; every other
+    # step's script has its own smoke test above. All seven steps on CPU take 40-50 minutes on 2 loaded
+    # cores: that is a device command (bench/README.md), not a CI test.
+    env = {"DEVICE": "cpu", "QUICK": "1", "OUT": str(tmp_path), "PYTHON": sys.executable, "ONLY": "cuda_checks,profile"}
+    output = run(["bash", str(BENCH / "gpu.sh")], env=env, timeout=3000)
     summary = (tmp_path / "summary.log").read_text()
     assert "all steps passed" in output
-    steps = ["cuda_checks", "throughput", "profile", "pipeline", "compiled", "lite0", "train_check"]
-    assert [line.split()[1] for line in summary.splitlines() if line.startswith("== ")] == steps
+    steps = ["cuda_checks", "profile"]
+    assert [line.split()[1] for line in summary.splitlines() if line.startswith("== ") and "not asked for" not in line] == steps
     assert all(f"   {step}: ok" in summary for step in steps)
+    assert "== train_check: not asked for" in summary
     assert_lines(summary, "CHECK batch invariance fp32 roi_pool: PASS", "CHECK batch invariance bf16 roi_align: PASS",
-                 "CHECK training steps roi_align: PASS", "THROUGHPUT train img/s", "WORKERS needed",
-                 "CHECK resume extends the run in float16 with a GradScaler: PASS", "CHECK evaluate with six-view TTA: PASS")  # fmt: skip
+                 "CHECK training steps roi_align: PASS")  # fmt: skip
     assert sum(line.startswith("KERNEL ") for line in summary.splitlines()) == 10
-    ratios(summary, "train images/s compiled / eager at batch 2:", "infer images/s compiled / eager at batch 2:")
-    assert json.loads((tmp_path / "throughput.json").read_text())["train_images_per_s"]
     assert len(list(tmp_path.iterdir())) <= 8  # what a device run can bring back
 
 
