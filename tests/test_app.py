@@ -424,3 +424,53 @@ def test_a_folder_of_checkpoints_offers_only_usable_models(tmp_path):
     assert table_rows(untouched[TABLE])[1]["mean"] != table_rows(themed[TABLE])[1]["mean"]  # another model
     for built in (app, fresh):
         built.store.remove()
+
+
+@pytest.mark.slow
+def test_each_server_has_its_own_files_and_removes_them_when_stopped(tmp_path):
+    """Two `python app.py` on two ports: each keeps its files (its own and Gradio's) in a folder of its own,
+    so stopping one (SIGTERM, as `kill` or a container stop sends) leaves the other's files whole; a
+    stopped server leaves no folder behind, on SIGTERM as on Ctrl-C."""
+    import signal
+    import subprocess
+    import urllib.request
+
+    from gradio_client import Client, handle_file
+
+    checkpoint = make_tiny_checkpoint(tmp_path / "tiny.pt")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "GRADIO_TEMP_DIR": str(temp / "shared-gradio")}  # a shared one is overridden
+    ports = [free_port(), free_port()]
+    servers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--checkpoint", str(checkpoint), "--port", str(port)],
+                                env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for port in ports]  # fmt: skip
+    try:
+        for server, port in zip(servers, ports):
+            for _ in range(600):  # up to 5 min on a busy machine: a guard against a hang, not a timing assertion
+                assert server.poll() is None, server.stderr.read().decode()
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+        for port in ports:
+            shown = call(Client(f"http://127.0.0.1:{port}/", verbose=False), "/analyze", handle_file(str(EXAMPLE)), "Circles")
+            assert "Predicted mean score" in shown["summary"]
+        folders = sorted(temp.glob("workbench-demo-*"))
+        assert len(folders) == 2 and not [p for p in (temp / "shared-gradio").rglob("*") if p.is_file()]  # (gradio makes empty folders at import)
+        gradio_files = {folder: sorted(p for p in (folder / "gradio").rglob("*") if p.is_file()) for folder in folders}
+        assert all(gradio_files.values())  # each served its files from its own Gradio folder
+        servers[0].send_signal(signal.SIGTERM)
+        assert servers[0].wait(timeout=120) == 0
+        left = sorted(temp.glob("workbench-demo-*"))
+        assert len(left) == 1 and all(path.exists() for path in gradio_files[left[0]])  # the other's files untouched
+        shown = call(Client(f"http://127.0.0.1:{ports[1]}/", verbose=False), "/analyze", handle_file(str(EXAMPLE)), "Circles")
+        assert "Predicted mean score" in shown["summary"]
+        servers[1].send_signal(signal.SIGINT)
+        servers[1].wait(timeout=120)
+        assert list(temp.glob("workbench-demo-*")) == []
+    finally:
+        for server in servers:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
