@@ -110,7 +110,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
     examples = [[str(e.path), e.theme if e.theme.casefold() in {t.casefold() for t in first.theme_names} else NO_THEME_NAME]
                 for e in read_examples(EXAMPLES)]  # fmt: skip
     bars = {"x": "score", "y": "probability", "color": "series", "sort": [str(s) for s in range(1, first.num_bins + 1)],
-            "y_lim": [0, 1], "x_title": "score", "colors_in_legend": [], "min_width": 320}  # fmt: skip
+            "y_lim": [0, None], "x_title": "score", "colors_in_legend": [], "min_width": 320}  # fmt: skip
 
     with gr.Blocks(title="workbench: theme-aware aesthetic scores", delete_cache=DELETE_CACHE) as blocks:
         gr.Markdown(
@@ -203,9 +203,11 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
         page_outputs = [state, info, canvas, summary, *histograms.values(), *images, table, ranking, movement, attribute, value, lab_note]
         switch_outputs = [state, info, summary, theme_histogram, truth_histogram, *view_histograms.values(), *images, table, movement]
 
-        def bars_of(dist: np.ndarray | None, series: str, top: float | None) -> gr.BarPlot | pd.DataFrame:
-            data = histogram_frame(np.zeros(first.num_bins) if dist is None else dist, series)  # zero bars keep the plot's colours
-            return data if top is None else gr.BarPlot(data, y_lim=[0, top])
+        def bars_of(dist: np.ndarray | None, series: str) -> pd.DataFrame:
+            """A chart's data (zero bars when there is none). Only data, never a new y scale: a chart sent data and a
+            new y_lim at once re-embeds with its old data and keeps it until the window is resized (Gradio 6.31),
+            and a chart set to None throws on its next resize; so the y axis starts at 0 and fits its bars."""
+            return histogram_frame(np.zeros(first.num_bins) if dist is None else dist, series)
 
         def heat_image(state_: PhotoState, view: str) -> str:
             session = registry.session(state_.model)
@@ -219,19 +221,17 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
         def show(page: Page, heat: str, attribute_name: str = "grain") -> dict:
             """The page's components for ``page``: all of them for a new photo, the theme's part after a switch."""
             new = page.views is not None
-            top = page.histogram_top if new else None  # a new photo sets its histograms' y scale; a switch sends plain data
             values = {state: page.state, summary: page.summary, table: page.table,
                       movement: page.movement if page.movement is not None else empty(MOVEMENT_COLUMNS),
-                      theme_histogram: bars_of(page.distributions["full"], WITH_THEME, top),
-                      truth_histogram: bars_of(page.truth, TRUTH, top),
-                      **{view_histograms[v]: bars_of(page.distributions[v], v, top) for v in TRANSFORMS}}  # fmt: skip
+                      theme_histogram: bars_of(page.distributions["full"], WITH_THEME), truth_histogram: bars_of(page.truth, TRUTH),
+                      **{view_histograms[v]: bars_of(page.distributions[v], v) for v in TRANSFORMS}}  # fmt: skip
             if new:
                 themed = bool(registry.session(page.state.model).predictor.theme_names)
                 lab = page.state.benchmark is not None
                 values |= {info: page.info, ranking: gr.Dataframe(page.ranking, visible=themed),
                            canvas: store.image(registry.image_name(page.state, "canvas"), lambda: page.canvas),
-                           no_theme_histogram: gr.BarPlot(histogram_frame(page.distributions[NO_THEME_NAME], NO_THEME_NAME),
-                                                          y_lim=[0, top], visible=True) if themed else gr.BarPlot(visible=False),
+                           no_theme_histogram: gr.BarPlot(bars_of(page.distributions[NO_THEME_NAME], NO_THEME_NAME), visible=True)
+                           if themed else gr.BarPlot(visible=False),
                            attribute: gr.Dropdown(interactive=lab), lab_note: "" if lab else LAB_NEEDS_BENCHMARK}  # fmt: skip
                 values[value] = slider_for(attribute_name, page.state) if lab else gr.Slider(interactive=False)
                 for view, image in view_images.items():
@@ -248,7 +248,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             return {state: None, info: message, canvas: None, summary: "", table: empty(COMPARISON_COLUMNS),
                     ranking: gr.Dataframe(empty(RANKING_COLUMNS), visible=themed), movement: empty(MOVEMENT_COLUMNS), lab_note: LAB_NEEDS_BENCHMARK,
                     attribute: gr.Dropdown(interactive=False), value: gr.Slider(interactive=False),
-                    **{plot: bars_of(None, series, None) for series, plot in histograms.items() if themed or plot is not no_theme_histogram},
+                    **{plot: bars_of(None, series) for series, plot in histograms.items() if themed or plot is not no_theme_histogram},
                     **{image: gr.Image(None, label=VIEW_TITLES[view]) for view, image in view_images.items()}}  # fmt: skip
 
         def on_photo(path: str | None, theme_value: str, model_name: str = registry.default, attribute_name: str = "grain",
@@ -263,7 +263,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
         def on_theme(path: str | None, theme_value: str, current: PhotoState | None, model_name: str = registry.default,
                      heat: str = NO_HEAT) -> dict:  # fmt: skip
             if path is None:
-                return {}
+                return gr.skip()
             try:
                 if current is None or current.path != path or current.model != model_name:  # not landed yet, or an API call
                     return {k: v for k, v in on_photo(path, theme_value, model_name, heat=heat).items() if k in switch_outputs}
@@ -274,7 +274,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
         def after_photo(path: str | None, theme_value: str, current: PhotoState | None, heat: str) -> dict:
             """The theme may have changed while the photo was analysed: show the one now chosen."""
             if current is None or current.path != path or current.theme_id == registry.session(current.model).theme_id(theme_value):
-                return {}
+                return gr.skip()
             return show(registry.session(current.model).switch_theme(current, theme_value), heat)
 
         def on_make(index_value: float | None, seed_value: float | None, model_name: str = registry.default) -> dict:
@@ -305,7 +305,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
         def on_heat(view: str, current: PhotoState | None) -> dict:
             """The heat map on the chosen view, the plain view on the others."""
             if current is None:
-                return {}
+                return gr.skip()
             plain = {image: store.existing(registry.image_name(current, name)) for name, image in view_images.items()}
             return {image: heat_image(current, name) if name == view else path
                     for (name, image), path in zip(view_images.items(), plain.values()) if name == view or path}  # fmt: skip
@@ -316,7 +316,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                 session = registry.session(model_name)
             except CheckpointError as error:
                 gr.Warning(str(error))
-                return {}
+                return gr.skip()
             names = session.predictor.theme_names
             kept = theme_value if theme_value.casefold() in {n.casefold() for n in names} else NO_THEME_NAME
             controls = {banner: model_banner(session.predictor), card: public_card(session.predictor),
