@@ -2,17 +2,14 @@
 
     python app.py [--checkpoint checkpoints/demo.pt | FOLDER] [--port 7860] [--host 127.0.0.1] [--device cpu]
 
-Layout and wiring only: the logic (which checkpoints are offered, a feature cache per model keyed by
-photo content, pages, tables, the benchmark's truth, the page's files, batches) is ``workbench.demo``.
-``create_app(checkpoint)`` builds the page (tests and benchmarks call it; nothing happens at import);
-``main()`` serves it with its own file folder, removed on exit, Ctrl-C or SIGTERM. Each user action is one
-request: a theme switch re-sends only what depends on the theme (and the heat map, when one is shown).
+Layout and wiring only (the logic is ``workbench.demo``). ``create_app(checkpoint)`` builds the page (tests and
+benchmarks call it; nothing happens at import); ``main()`` serves it with its own file folder, removed on exit,
+Ctrl-C or SIGTERM. One request per user action: a theme switch sends only what depends on the theme.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +24,13 @@ from gradio_client import handle_file  # noqa: E402
 from workbench.checkpoints import CheckpointError  # noqa: E402
 from workbench.data.augment import TRANSFORMS  # noqa: E402
 from workbench.data.images import ImageError  # noqa: E402
-from workbench.demo.batch import FAILED_COLUMNS, batch_columns, expand_uploads, limits_text, save_scores_csv, score_many  # noqa: E402
-from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry, read_examples  # noqa: E402
-from workbench.demo.drawing import DISPLAY_SIDE, heat_overlay, heat_scale_html  # noqa: E402
+from workbench.demo.batch import FAILED_COLUMNS, batch_columns, limits_text, score_uploads, shown_table  # noqa: E402
+from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
+from workbench.demo.drawing import DISPLAY_SIDE, heat_scale_html  # noqa: E402
 from workbench.demo.models import model_banner, public_card  # noqa: E402
+from workbench.demo.page import (  # noqa: E402
+    LAB_NEEDS_BENCHMARK, NARROW_CSS, NO_HEAT, PROMPT, SLIDER_STEP, VIEW_TITLES, WITH_THEME, example_inputs, heat_file, intro, kept_theme, view_files,
+)  # fmt: skip
 from workbench.demo.registry import ModelRegistry, open_checkpoints  # noqa: E402
 from workbench.demo.session import DemoSession, Page, PhotoState  # noqa: E402
 from workbench.demo.store import ImageStore  # noqa: E402
@@ -45,24 +45,7 @@ CONCURRENCY_LIMIT = 2  # analyses at once: torch already uses every core within 
 SWITCH = {"concurrency_limit": 8, "concurrency_id": "switch"}  # theme switches run only the head: they need not wait behind analyses
 QUEUE_SIZE = 64  # requests waiting beyond this are refused ("queue full") rather than piling up
 DELETE_CACHE = (3600, 24 * 3600)  # Gradio's copies of served files: checked hourly, gone after a day (gr.Blocks(delete_cache=...))
-SLIDER_STEP = 0.01  # fine enough to show a benchmark photo's own attribute value (rounded to 2 decimals)
 MAX_UPLOAD = "200mb"  # a 64-megapixel photo (the largest load_image accepts) as uncompressed TIFF is 192 MB
-WITH_THEME = "with the theme"  # the with-theme histogram's series: a fixed name, whatever the theme
-VIEW_TITLES = {"full": "full (pad + ROI)", "resize": "resize", "resized_pad": "resized_pad", "crop": "crop"}
-NO_HEAT = "off"
-PROMPT = "Upload a photo, pick an example or draw a benchmark photo."
-LAB_NEEDS_BENCHMARK = "*The lab redraws photos of the synthetic benchmark: pick an example or draw one to use it.*"
-# Table headers wrap between words only; below 600 px smaller type and tight cells keep every column in view,
-# and the gallery's thumbnails reflow to the width (Gradio scopes these rules to the page itself).
-NARROW_CSS = """
-table th span.wrap { word-break: normal !important; overflow-wrap: normal !important; }
-#batch-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(96px, 1fr)) !important; }
-@media (max-width: 600px) {
-  table th, table td, .body-cell, .body-cell span { font-size: 11px !important; }
-  table th, table td, .body-cell .cell-wrap { padding: 2px 3px !important; }
-  table .cell-wrap, table .header-content { padding: 0 !important; }
-}
-"""
 LAUNCH_OPTIONS = {"css": NARROW_CSS, "max_file_size": MAX_UPLOAD}  # what launch() needs besides host and port (tests too)
 API_EXAMPLE_PHOTO = "https://raw.githubusercontent.com/gradio-app/gradio/main/test/test_files/bus.png"  # gr.Image's own
 
@@ -107,19 +90,11 @@ def empty(columns: list[str]) -> pd.DataFrame:
 def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
     first = registry.session(registry.default).predictor
     theme_choices, has_themes = [NO_THEME_NAME, *first.theme_names], bool(first.theme_names)
-    examples = [[str(e.path), e.theme if e.theme.casefold() in {t.casefold() for t in first.theme_names} else NO_THEME_NAME]
-                for e in read_examples(EXAMPLES)]  # fmt: skip
     bars = {"x": "score", "y": "probability", "color": "series", "sort": [str(s) for s in range(1, first.num_bins + 1)],
             "y_lim": [0, None], "x_title": "score", "colors_in_legend": [], "min_width": 320}  # fmt: skip
 
     with gr.Blocks(title="workbench: theme-aware aesthetic scores", delete_cache=DELETE_CACHE) as blocks:
-        gr.Markdown(
-            "# Theme-aware aesthetic score distributions at full resolution\n"
-            f"The photo is zero-padded top-left into one {first.canvas} × {first.canvas} canvas and the "
-            "backbone pools only over the photo's own region (ROI pooling): it is neither warped nor cropped, "
-            "and keeps its own resolution up to the canvas (larger photos are downscaled to fit, and the page says so). "
-            "The theme (a challenge's topic) shifts what voters reward."
-        )
+        gr.Markdown(intro(first.canvas))
         with gr.Row():
             model = gr.Dropdown(registry.names, value=registry.default, label="Model (checkpoint)", elem_id="model",
                                 visible=len(registry.names) > 1, scale=1, min_width=200)  # fmt: skip
@@ -131,7 +106,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                     photo = photo_input(label="Photo (any size)", type="filepath", file_types=["image"], elem_id="photo")
                     theme = gr.Dropdown(theme_choices, value=NO_THEME_NAME, label="Theme (type to search)",
                                         filterable=True, visible=has_themes, elem_id="theme")  # fmt: skip
-                    gr.Examples(examples, inputs=[photo, theme], label="Examples (synthetic benchmark photos: their truth is known)")
+                    gr.Examples(example_inputs(EXAMPLES, first.theme_names), inputs=[photo, theme], label="Examples (synthetic benchmark photos: their truth is known)")
                     with gr.Group(elem_id="make-photo"):
                         with gr.Row():
                             index = gr.Number(8, label="Benchmark photo #", precision=0, elem_id="photo-index", min_width=100)
@@ -189,7 +164,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                                               visible=has_themes, elem_id="batch-theme")  # fmt: skip
                     batch_run = gr.Button("Score them", variant="primary", elem_id="batch-run")
                     batch_csv = gr.File(label="Results as CSV", interactive=False, elem_id="batch-csv")
-            batch_table = gr.Dataframe(empty(batch_columns()), label="Scores", interactive=False, elem_id="batch-table", wrap=True)
+            batch_table = gr.Dataframe(shown_table(empty(batch_columns())), label="Scores (the CSV has each number in its own column)", interactive=False, elem_id="batch-table", wrap=True)
             batch_failed = gr.Dataframe(empty(FAILED_COLUMNS), label="Files that could not be used", interactive=False,
                                         elem_id="batch-failed", wrap=True, column_widths=["35%", "65%"])  # fmt: skip
             batch_gallery = gr.Gallery(label="Thumbnails (caption: mean under the theme)", columns=6, height="auto", object_fit="contain",
@@ -208,15 +183,6 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             new y_lim at once re-embeds with its old data and keeps it until the window is resized (Gradio 6.31),
             and a chart set to None throws on its next resize; so the y axis starts at 0 and fits its bars."""
             return histogram_frame(np.zeros(first.num_bins) if dist is None else dist, series)
-
-        def heat_image(state_: PhotoState, view: str) -> str:
-            session = registry.session(state_.model)
-
-            def draw():
-                heat, image = session.heat_map(state_, view)
-                return heat_overlay(image, heat)
-
-            return store.image(registry.image_name(state_, f"{view}-heat-t{state_.theme_id}"), draw)
 
         def show(page: Page, heat: str, attribute_name: str = "grain") -> dict:
             """The page's components for ``page``: all of them for a new photo, the theme's part after a switch."""
@@ -237,9 +203,9 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                 for view, image in view_images.items():
                     w, h = page.views[view].size
                     path = store.image(registry.image_name(page.state, view), lambda view=view: page.views[view].thumbnail)
-                    values[image] = gr.Image(heat_image(page.state, view) if view == heat else path, label=f"{VIEW_TITLES[view]}: {w}×{h}")
+                    values[image] = gr.Image(heat_file(registry, store, page.state, view) if view == heat else path, label=f"{VIEW_TITLES[view]}: {w}×{h}")
             elif heat in view_images:
-                values[view_images[heat]] = heat_image(page.state, heat)
+                values[view_images[heat]] = heat_file(registry, store, page.state, heat)
             return values
 
         def cleared(message: str, model_name: str) -> dict:
@@ -306,9 +272,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             """The heat map on the chosen view, the plain view on the others."""
             if current is None:
                 return gr.skip()
-            plain = {image: store.existing(registry.image_name(current, name)) for name, image in view_images.items()}
-            return {image: heat_image(current, name) if name == view else path
-                    for (name, image), path in zip(view_images.items(), plain.values()) if name == view or path}  # fmt: skip
+            return {view_images[name]: path for name, path in view_files(registry, store, current, view).items()}
 
         def on_model(model_name: str, path: str | None, theme_value: str, attribute_name: str, heat: str) -> dict:
             """Another model: its card and theme controls (the chosen theme kept if it knows it), and the photo again."""
@@ -318,7 +282,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                 gr.Warning(str(error))
                 return gr.skip()
             names = session.predictor.theme_names
-            kept = theme_value if theme_value.casefold() in {n.casefold() for n in names} else NO_THEME_NAME
+            kept = kept_theme(theme_value, names)
             controls = {banner: model_banner(session.predictor), card: public_card(session.predictor),
                         theme: gr.Dropdown([NO_THEME_NAME, *names], value=kept, visible=bool(names)),
                         batch_theme: gr.Dropdown([NO_THEME_NAME, *names], value=NO_THEME_NAME, visible=bool(names)),
@@ -329,18 +293,13 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             if not paths:
                 gr.Warning("Choose photos or a zip first.")
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            work = store.work_folder("batch-")
             try:
-                photos, failed = expand_uploads(paths, work)
-                result = score_many(registry.session(model_name), photos, theme_value,
-                                    progress=lambda done, total, name: progress(done / total, desc=f"{done} of {total}: {name}"))  # fmt: skip
+                table_, failed, thumbnails, path = score_uploads(registry.session(model_name), paths, theme_value, store,
+                                                                 lambda done, total, name: progress(done / total, desc=f"{done} of {total}: {name}"))  # fmt: skip
             except (ValueError, CheckpointError) as error:
                 gr.Warning(str(error))
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            unreadable = pd.concat([pd.DataFrame(failed, columns=FAILED_COLUMNS), result.failed], ignore_index=True)
-            return result.table, unreadable, result.thumbnails, str(save_scores_csv(result.table, store.folder))
+            return table_, failed, thumbnails, str(path)
 
         quiet = {"api_visibility": "private", "show_progress": "hidden"}
         photo.change(on_photo, [photo, theme, model, attribute, heat_view], page_outputs, api_name="analyze").success(

@@ -4,6 +4,7 @@ The page's logic is tested without Gradio in test_demo.py; here only what the se
 is built by ``app.create_app`` for a tiny untrained checkpoint on a 256 px canvas (see
 ``test_predict.make_tiny_checkpoint``), so every analysis takes well under a second.
 """
+import csv
 import io
 import os
 import socket
@@ -249,17 +250,19 @@ def test_api_many_photos(app, client, tmp_path):
               handle_file(str(page))]  # a mixed upload: the .html is listed, not the whole upload refused
     table, failed, gallery, csv_path = client.predict(inputs, "Circles", api_name="/score_many")
     rows = table_rows(table)
-    assert [row["photo"] for row in rows] == ["motion-blur.jpg", "mine.png"] and rows[0]["width"] == 609
-    assert {"mean (Circles)", "std (Circles)", "mean (no theme)", "std (no theme)", "truth mean", "truth under"} <= set(table["headers"])
+    assert [row["photo"] for row in rows] == ["motion-blur.jpg", "mine.png"] and rows[0]["size"] == "609×406"
+    assert table["headers"] == ["photo", "size", "Circles: mean ± std", "no theme: mean ± std", "truth mean (theme)"]
+    assert rows[0]["truth mean (theme)"].endswith("(Circles)") and rows[1]["truth mean (theme)"] == ""
     assert table_rows(failed)[0]["photo"] == "notes.jpg" and "not an image" in table_rows(failed)[0]["error"]
     assert table_rows(failed)[1]["photo"] == "page.html" and len(table_rows(failed)) == 2
     captions = [item["caption"] for item in gallery]  # the score first: a long name cannot hide it
     assert [caption.split(" · ")[1] for caption in captions] == ["motion-blur.jpg", "mine.png"]
-    assert captions[0].startswith(f"{rows[0]['mean (Circles)']:.2f} · ")
+    assert captions[0].startswith(rows[0]["Circles: mean ± std"].split(" ± ")[0] + " · ")
     with open(csv_path, newline="") as handle:
         written = list(csv.DictReader(handle))
     assert [row["photo"] for row in written] == ["motion-blur.jpg", "mine.png"]
-    assert float(written[0]["mean (Circles)"]) == pytest.approx(rows[0]["mean (Circles)"])
+    assert f"{float(written[0]['mean (Circles)']):.2f} ± {float(written[0]['std (Circles)']):.2f}" == rows[0]["Circles: mean ± std"]
+    assert {"width", "height", "mean (no theme)", "std (no theme)", "truth mean", "truth under"} <= set(written[0])
 
 
 def test_api_batch_csvs_do_not_accumulate(app, server, client, tmp_path):
@@ -348,9 +351,12 @@ def test_load_20_concurrent_sessions_mixing_the_controls(app, server, tmp_path):
     def batch(client, i: int) -> None:
         table, failed, gallery, csv_path = client.predict([handle_file(str(path)) for path in paths[i : i + 2]], theme_of[i],
                                                           api_name="/score_many")  # fmt: skip
-        rows, expected = table_rows(table), batches[i].to_dict("records")
+        with open(csv_path, newline="") as handle:  # the CSV keeps every number in its own column
+            rows = [{k: (v if k == "photo" else float(v)) for k, v in row.items() if k != "truth under"} for row in csv.DictReader(handle)]
+        expected = batches[i].drop(columns=["truth under"], errors="ignore").to_dict("records")
         assert [row["photo"] for row in rows] == [row["photo"] for row in expected] and len(gallery) == len(rows)
         assert [row["width"] for row in rows] == [row["width"] for row in expected] and table_rows(failed) == []
+        assert [row["size"] for row in table_rows(table)] == [f"{row['width']}×{row['height']}" for row in expected]
         for row, want in zip(rows, expected):
             assert {k: row[k] for k in want if k.startswith("mean")} == pytest.approx({k: v for k, v in want.items() if k.startswith("mean")}, abs=2e-3)
 

@@ -350,6 +350,47 @@ def test_narrow_page_has_nothing_cut_or_overlapping(browser, url):
         page.close()
 
 
+def test_narrow_batch_tab_shows_every_column_and_caption(browser, url, tmp_path):
+    """At 400 px the score table once showed only photo / width / height, error texts and zip captions were
+    cut (the score hidden) and the gallery's fourth column was clipped; the empty table showed "1 | 2 | 3"."""
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    narrow = Tab(browser, url, width=400)
+    page = narrow.page
+    try:
+        page.get_by_role("tab", name="Many photos").click()
+        expect(page.locator("#batch-table")).to_contain_text("no theme: mean ± std")  # empty, with its headers
+        expect(page.locator("#batch-table")).not_to_contain_text("1 2 3")
+        expect(page.get_by_text("at most 200 photos")).to_be_visible()  # the caps, stated
+        archive = tmp_path / "a-long-name-for-a-set-of-holiday-photos.zip"
+        with zipfile.ZipFile(archive, "w") as handle:
+            for name in ("circles.jpg", "panorama.jpg", "golden-hour.jpg", "film-grain.jpg", "motion-blur.jpg"):
+                handle.write(ROOT / "examples" / name, f"some/deep/folder/{name}")
+            handle.writestr("some/deep/folder/notes-about-the-trip.txt", "not a photo")
+        pick(page, "batch-theme", "Circles")
+        page.locator("#batch-files input[type=file]").set_input_files([str(archive)])
+        expect(page.locator("#batch-files")).to_contain_text("a-long-name")
+        page.locator("#batch-run").click()
+        expect(page.locator("#batch-gallery img")).to_have_count(5)
+        screenshot(page, "many_400.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        for table in ("batch-table", "batch-failed"):
+            right = page.locator(f"#{table} table").first.evaluate("t => t.getBoundingClientRect().right")
+            assert right <= 400, (table, right)  # every column in view
+            cut = page.locator(f"#{table} table td").evaluate_all("cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).length")
+            assert cut == 0, table
+        expect(page.locator("#batch-table")).to_contain_text("Circles: mean ± std")
+        rights = page.locator("#batch-gallery img").evaluate_all("images => images.map(i => i.getBoundingClientRect().right)")
+        assert max(rights) <= 400, rights
+        captions = page.locator("#batch-gallery .caption-label, #batch-gallery figcaption").all_inner_texts()
+        assert captions and all(re.match(r"[0-9]+\.[0-9]{2} · ", caption) for caption in captions), captions  # the score leads
+        assert narrow.errors == []
+    finally:
+        page.close()
+
+
 def test_model_choice_redraws_every_chart_and_keeps_the_theme(browser, tmp_path):
     """Last in this file: it serves another app (a folder of checkpoints). Switching to a model without
     themes and back, twice, redraws every chart with the new model's bars (once they kept the old ones,

@@ -8,6 +8,7 @@ bytes in all (``LIMITS``): no upload the page accepts can fill the server's memo
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import zipfile
 import zlib
@@ -197,9 +198,22 @@ def score_many(
 
 
 def batch_columns(theme: str = NO_THEME_NAME) -> list[str]:
-    """The score table's columns before any photo is scored (an empty table shows them, not "1 | 2 | 3")."""
+    """The score table's columns before any photo is scored (the CSV's; ``shown_table`` condenses them)."""
     themed = [f"mean ({theme})", f"std ({theme})"] if theme != NO_THEME_NAME else []
     return ["photo", "width", "height", *themed, "mean (no theme)", "std (no theme)"]
+
+
+def shown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The score table as the page shows it: size as w×h and each mean with its std in one cell, so that
+    every column stays in view on a phone (nine numeric columns did not); the CSV keeps the numbers apart."""
+    shown = pd.DataFrame({"photo": table["photo"], "size": [f"{w}×{h}" for w, h in zip(table["width"], table["height"])]})
+    for column in [c for c in table.columns if c.startswith("mean (")]:
+        label = column.removeprefix("mean (").removesuffix(")")
+        std = table[f"std ({label})"]
+        shown[f"{label}: mean ± std"] = [f"{m:.2f} ± {s:.2f}" for m, s in zip(table[column], std)]
+    if "truth mean" in table.columns:
+        shown["truth mean (theme)"] = [f"{m:.2f} ({t})" if isinstance(t, str) else "" for m, t in zip(table["truth mean"], table["truth under"])]
+    return shown
 
 
 def save_scores_csv(table: pd.DataFrame, folder: str | os.PathLike, keep: int = CSVS_KEPT) -> Path:
@@ -225,3 +239,17 @@ def _newest_first(path: Path) -> float:
         return -path.stat().st_mtime_ns
     except FileNotFoundError:  # another request removed it meanwhile
         return 0
+
+
+def score_uploads(session: DemoSession, paths: Sequence[str | os.PathLike], theme: str | None, store,
+                  progress: Callable[[int, int, str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list, Path]:  # fmt: skip
+    """What the page's "Score them" shows: (shown table, files that could not be used, thumbnails, CSV path).
+    Zips are expanded into a work folder of ``store`` (an ``ImageStore``), removed before this returns."""
+    work = store.work_folder("batch-")
+    try:
+        photos, failed = expand_uploads(paths, work)
+        result = score_many(session, photos, theme, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    unreadable = pd.concat([pd.DataFrame(failed, columns=FAILED_COLUMNS), result.failed], ignore_index=True)
+    return shown_table(result.table), unreadable, result.thumbnails, save_scores_csv(result.table, store.folder)
