@@ -1,7 +1,8 @@
 """Demo latency: a full analysis of one photo (four views) vs a theme switch, with and without the cache.
 
-Calls app.py's own functions (no browser, no Gradio server): ``analyze(path, theme)``,
-``switch_theme(page.state, theme)`` and ``clear_cache()``, which call ``workbench.demo``. Eight figures, interleaved:
+Builds the page with app.py's factory (``create_app``; no browser, no Gradio server) and calls its default
+model's session: ``analyze(path, theme)``, ``switch_theme(page.state, theme)`` and the registry's
+``clear_caches()``, which are ``workbench.demo``. Eight figures, interleaved:
 
 - analysis, cold: ``clear_cache()`` then ``analyze`` (load, four views through the backbone, page);
 - analysis, cached: ``analyze`` of a photo whose features are cached (hash, load, head, page);
@@ -41,7 +42,8 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the repository root on sys.path)
 from workbench.demo.benchmark import BenchmarkPhoto
-from workbench.demo.tables import comparison_table
+from workbench.demo.tables import comparison_table, histogram_frame
+from workbench.predict import NO_THEME_NAME
 from common import ROOT, base_parser, median, print_goal, print_header, print_ratio, print_table, runtime_from_args, write_json
 
 GOAL = 0.05
@@ -98,37 +100,36 @@ def main() -> None:
             checkpoint = untrained_checkpoint(folder)
             note = (f"NOTE: {DEFAULT_CHECKPOINT.relative_to(ROOT)} not found; using an UNTRAINED compact model with "
                     f"the demo's geometry saved at {checkpoint} (latency does not depend on the weights)")  # fmt: skip
-        os.environ["WORKBENCH_CHECKPOINT"] = str(checkpoint)
-        app = importlib.import_module("app")  # loads the predictor once, as the served app does
+        app = importlib.import_module("app").create_app(checkpoint)  # loads the predictor once, as the served app does
         photo = photo_path(args, folder)
         print_header("demo latency: full analysis vs theme switch", runtime)
         print(f"   {note}")
-        print(f"   model: {app.predictor.describe()}, canvas {app.predictor.canvas}; photo {photo}")
+        print(f"   model: {app.session.predictor.describe()}, canvas {app.session.predictor.canvas}; photo {photo}")
 
-        themes = itertools.cycle(app.predictor.theme_names or [app.NO_THEME_NAME])
-        page = app.analyze(str(photo), next(themes))
+        themes = itertools.cycle(app.session.predictor.theme_names or [NO_THEME_NAME])
+        page = app.session.analyze(str(photo), next(themes))
         served = Served(app)
 
         def analysis_cold() -> None:
-            app.clear_cache()
-            app.analyze(str(photo), next(themes))
+            app.registry.clear_caches()
+            app.session.analyze(str(photo), next(themes))
 
         def analysis_cold_served() -> None:
-            app.clear_cache()
+            app.registry.clear_caches()
             served("analyze", str(photo), next(themes))
 
         def switch_cached_served() -> None:
             served("switch_theme", page.state.path, next(themes), page.state)
 
         def analysis_cached() -> None:
-            app.analyze(str(photo), next(themes))
+            app.session.analyze(str(photo), next(themes))
 
         def switch_cached() -> None:
-            app.switch_theme(page.state, next(themes))
+            app.session.switch_theme(page.state, next(themes))
 
         def switch_uncached() -> None:
-            app.clear_cache()
-            app.switch_theme(page.state, next(themes))
+            app.registry.clear_caches()
+            app.session.switch_theme(page.state, next(themes))
 
         renamed = itertools.cycle(shutil.copy(photo, folder / f"re-upload-{i}{Path(photo).suffix}") for i in range(2))
 
@@ -139,7 +140,7 @@ def main() -> None:
         scene = BenchmarkPhoto(7, 0)
 
         def redraw() -> None:
-            app.analyze(app.session.draw_benchmark_photo(scene.with_attribute("grain", next(grains))), "Film Grain")
+            app.session.analyze(app.session.draw_benchmark_photo(scene.with_attribute("grain", next(grains))), "Film Grain")
 
         variants = {
             "analysis, cold": analysis_cold,
@@ -161,6 +162,7 @@ def main() -> None:
                 "theme switch, cached, served": served.last_outputs["switch_theme"]}  # fmt: skip
         breakdown = switch_breakdown(app, page, served, runtime, args)
         served.close()
+        app.store.remove()
 
     rows = [{"call": name, "ms": 1e3 * value,
              "% of cold analysis": 100 * value / seconds["analysis, cold, served" if "served" in name else "analysis, cold"],
@@ -256,19 +258,19 @@ def _plain(value):
 def switch_breakdown(app, page, served: Served, runtime, args) -> dict[str, float]:
     """Time the parts of a served cached theme switch: head calls, table, handler, postprocess, JSON."""
     views = app.session.photo(page.state.key, page.state.path).views
-    theme = app.predictor.theme_names[0] if app.predictor.theme_names else None
-    distributions = {view: app.predictor.predict_from_features(cached.features, theme)[0] for view, cached in views.items()}
-    no_theme = app.predictor.predict_from_features(views["full"].features, None)[0]
+    theme = app.session.predictor.theme_names[0] if app.session.predictor.theme_names else None
+    distributions = {view: app.session.predictor.predict_from_features(cached.features, theme)[0] for view, cached in views.items()}
+    no_theme = app.session.predictor.predict_from_features(views["full"].features, None)[0]
     name = app.session.theme_name(theme)
     inputs = (page.state.path, theme, page.state)
     predictions = served.handler("switch_theme", *inputs)
     outputs = served.postprocess("switch_theme", predictions)
     parts = {
-        "head (5 predict_from_features)": lambda: [app.predictor.predict_from_features(c.features, theme) for c in views.values()]
-        + [app.predictor.predict_from_features(views["full"].features, None)],
+        "head (5 predict_from_features)": lambda: [app.session.predictor.predict_from_features(c.features, theme) for c in views.values()]
+        + [app.session.predictor.predict_from_features(views["full"].features, None)],
         "comparison_table": lambda: comparison_table(distributions, no_theme, name),
-        "switch_theme (head, summary, table)": lambda: app.switch_theme(page.state, theme),
-        "5 histogram_frame": lambda: [app.histogram_frame(distributions[v], v) for v in views] + [app.histogram_frame(no_theme, name)],
+        "switch_theme (head, summary, table)": lambda: app.session.switch_theme(page.state, theme),
+        "5 histogram_frame": lambda: [histogram_frame(distributions[v], v) for v in views] + [histogram_frame(no_theme, name)],
         "endpoint handler (switch_theme + histogram frames)": lambda: served.handler("switch_theme", *inputs),
         "Gradio postprocess_data (outputs -> JSON-able)": lambda: served.postprocess("switch_theme", predictions),
         "JSON encoding": lambda: json.dumps({"msg": "process_completed", "output": {"data": outputs}}, default=_plain),

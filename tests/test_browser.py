@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_app import EXAMPLE, ROOT, import_app, serving
+from test_app import EXAMPLE, LAUNCH_OPTIONS, ROOT, build_app, serving
 from test_predict import make_tiny_checkpoint
 from workbench.demo.benchmark import BenchmarkPhoto
 
@@ -42,9 +42,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    app = import_app(make_tiny_checkpoint(tmp_path_factory.mktemp("browser") / "tiny.pt"))
-    with serving(app.demo, **app.LAUNCH_OPTIONS) as address:
+    app = build_app(make_tiny_checkpoint(tmp_path_factory.mktemp("browser") / "tiny.pt"))
+    with serving(app.demo, **LAUNCH_OPTIONS) as address:
         yield address
+    app.store.remove()
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,35 @@ def summary_mean(page) -> tuple[float, str]:
     return float(match.group(1)), match.group(2).strip()
 
 
+# Each bar's (score, probability) from its aria-label (vega-lite describes every mark it draws).
+BARS_JS = """(plot) => [...plot.querySelectorAll('.mark-rect path')].map(bar => {
+  const label = bar.getAttribute('aria-label') || '';
+  const score = /score: ([0-9]+)/.exec(label), p = /probability: ([0-9.e-]+)/.exec(label);
+  return score && p ? [Number(score[1]), Number(p[1]), bar.getBoundingClientRect().height] : null;
+}).filter(Boolean)"""
+
+
+def chart_mean(page, elem_id: str) -> float:
+    """The mean score a bar chart shows (what the user reads off it)."""
+    bars = page.locator(f"#{elem_id}").evaluate(BARS_JS)
+    assert len(bars) >= 10, (elem_id, bars)
+    total = sum(p for _, p, _ in bars)
+    return sum(score * p for score, p, _ in bars) / total
+
+
+def drawn_bars(page, elem_id: str) -> bool:
+    """Whether the chart shows bars with height (not only axes, not only zero bars)."""
+    return any(height > 1 for _, _, height in page.locator(f"#{elem_id}").evaluate(BARS_JS))
+
+
+CHARTS = ["histogram-theme", "histogram-truth", "histogram-no-theme", "histogram-full", "histogram-resize", "histogram-resized_pad", "histogram-crop"]
+
+
+def pick(page, dropdown: str, option: str) -> None:
+    page.locator(f"#{dropdown} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(500)  # let the plots finish drawing
@@ -130,8 +160,8 @@ def test_upload_analyze_switch_theme_clear(tab):
     after, theme = summary_mean(page)
     assert theme == "Circles" and after != before
     expect(page.locator("#table")).to_contain_text("Circles")
-    page.wait_for_timeout(1000)  # a second request, if any, would have gone out by now
-    assert sum('"Circles"' in body for body in tab.requests[sent:]) == 1  # one request per theme change
+    page.wait_for_timeout(1500)  # a second request (a heat-map follow-up), if any, would have gone out by now
+    assert len(tab.requests[sent:]) == 1 and '"Circles"' in tab.requests[sent]  # one request per theme change, nothing else
     assert {name: page.locator(f"#{name} img").get_attribute("src") for name in images} == images  # images stay
     for plot in ("histogram-theme", "histogram-truth", "histogram-no-theme", "histogram-crop"):
         expect(page.locator(f"#{plot} .vega-embed")).to_be_visible()
@@ -171,6 +201,49 @@ def test_bad_upload_error_stays_readable_and_no_component_errs(tab, tmp_path):
     expect(page.locator("#photo-info")).not_to_contain_text("Cannot use")
 
 
+def test_after_a_bad_file_and_a_theme_pick_nothing_stays_in_error_and_every_chart_draws(tab, tmp_path):
+    """A text file named .jpg, then a theme: once ten components turned into red "Error" pills that stayed,
+    and after Clear and a good photo the seven charts stayed empty."""
+    from playwright.sync_api import expect
+
+    page = tab.page
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    tab.upload(bad)
+    expect(page.locator("#photo-info")).to_contain_text("not an image file")
+    pick(page, "theme", "Circles")
+    page.wait_for_timeout(1500)
+    expect(page.locator("#photo-info")).to_contain_text("Cannot use this file")
+    assert page.locator(".error").count() == 0  # no component left showing an error badge
+    tab.clear()
+    tab.upload(EXAMPLE)
+    expect(page.locator("#summary")).to_contain_text("under theme Circles")
+    for chart in CHARTS:
+        expect(page.locator(f"#{chart} .mark-rect path").first).to_be_attached()
+        assert drawn_bars(page, chart), chart
+    assert chart_mean(page, "histogram-theme") == pytest.approx(summary_mean(page)[0], abs=0.01)
+    assert page.locator(".error").count() == 0 and tab.errors == []
+
+
+def test_lab_on_a_real_photo_says_why_and_a_bad_index_stays_in_place(tab, tmp_path):
+    from playwright.sync_api import expect
+
+    from test_predict import photo
+
+    page = tab.page
+    real = tmp_path / "mine.png"
+    photo(300, 200).save(real)
+    tab.upload(real)
+    expect(page.locator("#summary")).to_contain_text("No truth for this photo")  # the empty Truth chart, explained
+    expect(page.locator("#lab-note")).to_contain_text("benchmark")
+    expect(page.locator("#attribute-value input[type=range]")).to_be_disabled()  # no redraw of a photo the benchmark did not draw
+    page.locator("#photo-index input").fill("-1")
+    page.locator("#make-photo-button").click()
+    expect(page.locator("#photo-info")).to_contain_text("Cannot draw this photo")
+    page.wait_for_timeout(500)
+    assert page.locator(".error").count() == 0 and tab.errors == []
+
+
 def test_benchmark_photo_truth_redraw_and_heat_map(tab):
     from playwright.sync_api import expect
 
@@ -178,6 +251,7 @@ def test_benchmark_photo_truth_redraw_and_heat_map(tab):
     page.locator("#photo-index input").fill("8")
     page.locator("#make-photo-button").click()
     expect(page.locator("#photo-info")).to_contain_text("benchmark photo 8 (seed 0)")
+    expect(page.locator("#summary")).to_contain_text("under theme Film Grain")  # its own theme: the one its truth is judged under
     expect(page.locator("#summary")).to_contain_text("Truth")
     expect(page.locator("#table")).to_contain_text("truth")
     expect(page.locator("#histogram-truth .mark-rect path").first).to_be_attached()
@@ -198,6 +272,13 @@ def test_benchmark_photo_truth_redraw_and_heat_map(tab):
     page.locator("#heat-view").get_by_label("full", exact=True).check()
     expect(full).not_to_have_attribute("src", plain)
     assert "heat" in full.get_attribute("src")
+    expect(page.locator("#heat-scale")).to_contain_text("lowers the mean")  # the colour scale beside the maps
+    heated, sent = full.get_attribute("src"), len(tab.requests)
+    pick(page, "theme", "Circles")
+    expect(page.locator("#summary")).to_contain_text("under theme Circles")
+    expect(full).not_to_have_attribute("src", heated)  # the heat map under the new theme, in the same answer
+    page.wait_for_timeout(1500)
+    assert len(tab.requests[sent:]) == 1  # one request for the switch and its heat map
     screenshot(page, "benchmark.png")
     page.locator("#heat-view").get_by_label("off", exact=True).check()
     expect(full).not_to_have_attribute("src", re.compile("heat"))
@@ -269,31 +350,96 @@ def test_narrow_page_has_nothing_cut_or_overlapping(browser, url):
         page.close()
 
 
-def test_model_choice_hides_theme_controls_for_a_model_without_themes(browser, tmp_path):
-    """Last in this file: it serves another app (a folder of checkpoints)."""
+def test_narrow_batch_tab_shows_every_column_and_caption(browser, url, tmp_path):
+    """At 400 px the score table once showed only photo / width / height, error texts and zip captions were
+    cut (the score hidden) and the gallery's fourth column was clipped; the empty table showed "1 | 2 | 3"."""
+    import zipfile
+
+    from playwright.sync_api import expect
+
+    narrow = Tab(browser, url, width=400)
+    page = narrow.page
+    try:
+        page.get_by_role("tab", name="Many photos").click()
+        expect(page.locator("#batch-table")).to_contain_text("no theme: mean ± std")  # empty, with its headers
+        expect(page.locator("#batch-table")).not_to_contain_text("1 2 3")
+        expect(page.get_by_text("at most 200 photos")).to_be_visible()  # the caps, stated
+        archive = tmp_path / "a-long-name-for-a-set-of-holiday-photos.zip"
+        with zipfile.ZipFile(archive, "w") as handle:
+            for name in ("circles.jpg", "panorama.jpg", "golden-hour.jpg", "film-grain.jpg", "motion-blur.jpg"):
+                handle.write(ROOT / "examples" / name, f"some/deep/folder/{name}")
+            handle.writestr("some/deep/folder/notes-about-the-trip.txt", "not a photo")
+        pick(page, "batch-theme", "Circles")
+        page.locator("#batch-files input[type=file]").set_input_files([str(archive)])
+        expect(page.locator("#batch-files")).to_contain_text("a-long-name")
+        page.locator("#batch-run").click()
+        expect(page.locator("#batch-gallery img")).to_have_count(5)
+        screenshot(page, "many_400.png")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        for table in ("batch-table", "batch-failed"):
+            right = page.locator(f"#{table} table").first.evaluate("t => t.getBoundingClientRect().right")
+            assert right <= 400, (table, right)  # every column in view
+            cut = page.locator(f"#{table} table td").evaluate_all("cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).length")
+            assert cut == 0, table
+        expect(page.locator("#batch-table")).to_contain_text("Circles: mean ± std")
+        rights = page.locator("#batch-gallery img").evaluate_all("images => images.map(i => i.getBoundingClientRect().right)")
+        assert max(rights) <= 400, rights
+        captions = page.locator("#batch-gallery .caption-label, #batch-gallery figcaption").all_inner_texts()
+        assert captions and all(re.match(r"[0-9]+\.[0-9]{2} · ", caption) for caption in captions), captions  # the score leads
+        assert narrow.errors == []
+    finally:
+        page.close()
+
+
+def test_model_choice_redraws_every_chart_and_keeps_the_theme(browser, tmp_path):
+    """Last in this file: it serves another app (a folder of checkpoints). Switching to a model without
+    themes and back, twice, redraws every chart with the new model's bars (once they kept the old ones,
+    cut at the new axis, and the console filled with TypeErrors), and the chosen theme stays."""
     from playwright.sync_api import expect
 
     folder = tmp_path / "models"
     folder.mkdir()
     make_tiny_checkpoint(folder / "a-themed.pt")
     make_tiny_checkpoint(folder / "b-plain.pt", synthetic=False, themes=[])
-    app = import_app(folder)
-    with serving(app.demo, **app.LAUNCH_OPTIONS) as address:
+    make_tiny_checkpoint(folder / "c-themed.pt")
+    app = build_app(folder)
+    with serving(app.demo, **LAUNCH_OPTIONS) as address:
         tab = Tab(browser, address)
         page = tab.page
         tab.upload(EXAMPLE)
         expect(page.locator("#summary")).to_contain_text("Predicted mean score")
-        expect(page.locator("#theme")).to_be_visible()
-        dropdown = page.locator("#model input")
-        dropdown.click()
-        page.get_by_role("option", name="b-plain.pt", exact=True).click()
-        expect(page.locator("#model-banner")).to_contain_text("trained without themes")
-        expect(page.locator("#theme")).to_be_hidden()
-        expect(page.locator("#ranking")).to_be_hidden()
-        expect(page.locator("#histogram-no-theme")).to_be_hidden()
-        expect(page.locator("#table")).not_to_contain_text("Circles")
+        pick(page, "theme", "Circles")
+        expect(page.locator("#summary")).to_contain_text("under theme Circles")
+        themed = summary_mean(page)[0]
+        for _ in range(2):
+            pick(page, "model", "b-plain.pt")
+            expect(page.locator("#model-banner")).to_contain_text("trained without themes")
+            expect(page.locator("#summary")).to_contain_text("under theme no theme")
+            expect(page.locator("#theme")).to_be_hidden()
+            expect(page.locator("#ranking")).to_be_hidden()
+            expect(page.locator("#histogram-no-theme")).to_be_hidden()
+            expect(page.locator("#table")).not_to_contain_text("Circles")
+            page.wait_for_timeout(1000)
+            plain = summary_mean(page)[0]
+            assert plain != themed and chart_mean(page, "histogram-full") == pytest.approx(plain, abs=0.01)
+            assert chart_mean(page, "histogram-theme") == pytest.approx(plain, abs=0.01)
+            pick(page, "model", "a-themed.pt")
+            expect(page.locator("#model-banner")).not_to_contain_text("trained without themes")
+            expect(page.locator("#theme")).to_be_visible()
+            expect(page.locator("#summary")).to_contain_text("Predicted mean score")
+            page.wait_for_timeout(1000)
+            mean, theme = summary_mean(page)
+            assert chart_mean(page, "histogram-full") == pytest.approx(mean, abs=0.01)
+            assert all(drawn_bars(page, chart) for chart in CHARTS)
+        pick(page, "theme", "Circles")
+        expect(page.locator("#summary")).to_contain_text("under theme Circles")
+        pick(page, "model", "c-themed.pt")  # another model that knows the theme: it stays chosen
+        expect(page.locator("#model-banner")).to_contain_text("c-themed.pt")
+        expect(page.locator("#summary")).to_contain_text("under theme Circles")
+        expect(page.locator("#theme input")).to_have_value("Circles")
         page.get_by_text("About this model (checkpoint card)").click()
-        expect(page.locator("#card")).to_contain_text("b-plain.pt")
+        expect(page.locator("#card")).to_contain_text("c-themed.pt")
         assert str(tmp_path) not in page.locator("#card").inner_text()
-        assert tab.errors == []
+        assert tab.errors == []  # no TypeError (offsetWidth) on any switch
         page.close()
+    app.store.remove()

@@ -119,6 +119,36 @@ def test_redrawn_photo_shows_how_truth_and_views_move(session):
     assert session.draw_benchmark_photo(redrawn) == session.draw_benchmark_photo(redrawn)
 
 
+def test_redraws_change_one_attribute_of_the_scene_as_drawn(session):
+    """A second redraw does not pile onto the first: the lab always compares one changed attribute with the scene as drawn."""
+    first = BenchmarkPhoto(8, 0).with_attribute("grain", 1.0)
+    second = first.with_attribute("haze", 0.8)
+    assert second.overrides == (("haze", 0.8),) and second.base == BenchmarkPhoto(8, 0)
+    page = session.analyze(session.draw_benchmark_photo(second), "Film Grain")
+    truth_before = distribution_moments(expected_distribution(sample_attributes(8, 0), "Film Grain"))[0]
+    assert page.movement.set_index("").loc["truth", "as drawn"] == pytest.approx(truth_before, abs=1e-3)
+    assert "haze = 0.8" in page.info and "grain" not in page.info
+
+
+def test_theme_ids_flow_through_and_no_theme_truth_is_labelled(session):
+    page = session.analyze(EXAMPLE, "motion blur")  # any case: turned into an id once
+    assert page.state.theme_id == session.predictor.theme_names.index("Motion Blur") and page.theme == "Motion Blur"
+    switched = session.switch_theme(page.state, None)
+    assert switched.state.theme_id == -1 and switched.truth_theme == "Motion Blur"  # the benchmark has no theme-free truth
+    assert "the photo's own theme; the prediction above was given no theme" in switched.summary
+    real = session.analyze(save(photo(90, 60), Path(session.folder) / "mine.png"), None)
+    assert real.truth is None and "No truth for this photo" in real.summary
+
+
+def test_drawn_photos_on_disk_are_bounded(predictor, tmp_path):
+    session = DemoSession(predictor, max_photos=2, folder=tmp_path, max_drawn=3)
+    drawn = [session.draw_benchmark_photo(BenchmarkPhoto(i)) for i in range(5)]
+    left = sorted(tmp_path.glob("benchmark-*.jpg"))
+    assert len(left) == 3 and drawn[-1] in left and drawn[0] not in left
+    again = session.draw_benchmark_photo(BenchmarkPhoto(0))  # redrawn on demand, the same file
+    assert again == drawn[0] and again.is_file() and len(list(tmp_path.glob("benchmark-*.jpg"))) == 3
+
+
 def test_benchmark_photo_rejects_bad_input():
     with pytest.raises(ValueError, match="index"):
         BenchmarkPhoto(-1)
@@ -181,6 +211,8 @@ def test_movement_table_and_histogram_frame():
     assert table.loc["resize", "share of the truth's change"] == 0 and np.isnan(table.loc["truth", "share of the truth's change"])
     with pytest.raises(ValueError):
         movement_table({"full": 1.0}, {"full": 2.0})
+    barely = movement_table({"truth": 5.0, "full": 5.0}, {"truth": 5.02, "full": 5.05}).set_index("")
+    assert np.isnan(barely.loc["full", "share of the truth's change"])  # 2.5x a change of 0.02 is noise, not a share
     frame = histogram_frame(np.full(10, 0.1), "truth")
     assert list(frame["score"]) == [str(s) for s in range(1, 11)] and set(frame["series"]) == {"truth"}
 
@@ -242,14 +274,14 @@ def test_many_photos_scored_bad_files_listed(session, tmp_path, backbone_calls):
     assert {name for name, _ in failed} == {"set.zip/readme.txt", "broken.zip"}
     seen = []
     result = score_many(session, photos, "Circles", progress=lambda done, total, name: seen.append((done, total)))
-    assert seen[-1] == (7, 7) and len(seen) == 7
+    assert seen == [(7, 7)]  # one pass: seven files, two of which cannot be used
     table = result.table
     assert list(table["photo"]) == ["p0.png", "p1.png", "p2.png", "set.zip/inner/a.png", "set.zip/b.jpg"]
     assert list(table.columns[:7]) == ["photo", "width", "height", "mean (Circles)", "std (Circles)", "mean (no theme)", "std (no theme)"]
     assert table.loc[4, "width"] == 609 and not np.isnan(table.loc[4, "truth mean"]) and np.isnan(table.loc[0, "truth mean"])
     assert list(result.failed["photo"]) == ["notes.jpg", "set.zip/../evil.png"] and "not an image" in result.failed.loc[0, "error"]
     assert str(tmp_path) not in result.failed.to_string()
-    assert len(result.thumbnails) == 5 and backbone_calls == [1] * 5  # the full view only, one pass per photo
+    assert len(result.thumbnails) == 5 and backbone_calls == [5]  # the full view only, the five photos in one batch
     # The same photos as on the page: the mean under the theme equals the page's full view.
     page = session.analyze(good[1], "Circles")
     assert table.loc[1, "mean (Circles)"] == pytest.approx(summarize(page.distributions["full"])["mean"], abs=1e-3)
@@ -257,6 +289,88 @@ def test_many_photos_scored_bad_files_listed(session, tmp_path, backbone_calls):
     assert list(plain.table.columns) == ["photo", "width", "height", "mean (no theme)", "std (no theme)"]
     with pytest.raises(ValueError, match="unknown theme"):
         score_many(session, photos, "Nope")
+
+
+def _patch_central(data: bytes, name: str, offset: int, value: bytes) -> bytes:
+    """``data`` (a zip) with ``value`` written at ``offset`` of member ``name``'s central directory entry."""
+    at = 0
+    while (at := data.find(b"PK\x01\x02", at + 1)) != -1:
+        length = int.from_bytes(data[at + 28 : at + 30], "little")
+        if data[at + 46 : at + 46 + length] == name.encode():
+            return data[: at + offset] + value + data[at + offset + len(value) :]
+    raise AssertionError(f"{name} not in the zip")
+
+
+def test_zip_members_that_cannot_be_read_are_listed_and_the_rest_kept(tmp_path):
+    """Encrypted, corrupt and unsupported members each get their own line; the good ones are extracted."""
+    import zipfile
+
+    from workbench.demo.batch import expand_uploads
+
+    good = save(photo(60, 40), tmp_path / "good.png").read_bytes()
+    archive = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+        for name in ("good.png", "locked.png", "corrupt.png", "odd.png"):
+            handle.writestr(name, good)
+    data = archive.read_bytes()
+    data = _patch_central(data, "locked.png", 8, b"\x01\x00")  # general purpose flag bit 0: encrypted
+    data = _patch_central(data, "odd.png", 10, (97).to_bytes(2, "little"))  # compression method 97: not supported
+    with zipfile.ZipFile(archive) as handle:
+        start = handle.getinfo("corrupt.png").header_offset + 30 + len("corrupt.png")
+    data = data[: start + 5] + bytes(b ^ 0xFF for b in data[start + 5 : start + 40]) + data[start + 40 :]  # damaged deflate data
+    archive.write_bytes(data)
+    out = tmp_path / "out"
+    out.mkdir()
+    photos, failed = expand_uploads([archive], out)
+    assert [name for name, _ in photos] == ["mixed.zip/good.png"] and photos[0][1].read_bytes() == good
+    errors = dict(failed)
+    assert set(errors) == {"mixed.zip/locked.png", "mixed.zip/corrupt.png", "mixed.zip/odd.png"}
+    assert "encrypted" in errors["mixed.zip/locked.png"] and "cannot be extracted" in errors["mixed.zip/corrupt.png"]
+    assert "compression method" in errors["mixed.zip/odd.png"] and sorted(out.iterdir()) == [photos[0][1]]  # no partial files left
+
+
+def test_zip_expansion_is_streamed_and_capped(tmp_path, monkeypatch):
+    """A member is copied chunk by chunk (memory holds one chunk, not the member); members over the
+    per-member cap, members past the batch's total and photos past MAX_PHOTOS are listed, not written."""
+    import tracemalloc
+    import zipfile
+
+    from workbench.demo import batch
+
+    big = tmp_path / "big.zip"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("zeros.png", bytes(32 * 2**20))  # 32 MB of zeros: a 32 kB zip
+    out = tmp_path / "out"
+    out.mkdir()
+    tracemalloc.start()
+    photos, failed = batch.expand_uploads([big], out)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert failed == [] and photos[0][1].stat().st_size == 32 * 2**20
+    assert peak < 4 * batch.CHUNK_BYTES  # read whole, the member alone would be 32 MB
+
+    monkeypatch.setattr(batch, "MAX_MEMBER_BYTES", 2 * 2**20)
+    monkeypatch.setattr(batch, "MAX_ZIP_BYTES", 3 * 2**20)
+    monkeypatch.setattr(batch, "MAX_PHOTOS", 4)
+    monkeypatch.setattr(batch, "MAX_LISTED", 3)
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+        handle.writestr("huge.png", bytes(5 * 2**20))  # over the member cap
+        for i in range(3):
+            handle.writestr(f"part{i}.png", bytes(2**20 + 1))  # the third passes the 3 MB total
+        for i in range(5):
+            handle.writestr(f"small{i}.png", b"x")  # photos past MAX_PHOTOS = 4
+        for i in range(20):
+            handle.writestr(f"note{i}.txt", b"x")
+    out = tmp_path / "out2"
+    out.mkdir()
+    photos, failed = batch.expand_uploads([bomb], out)
+    assert [name for name, _ in photos] == ["bomb.zip/part0.png", "bomb.zip/part1.png", "bomb.zip/small0.png", "bomb.zip/small1.png"]
+    assert len(list(out.iterdir())) == 4 and sum(path.stat().st_size for path in out.iterdir()) <= 3 * 2**20
+    errors = dict(failed)
+    assert "more than 2 MB" in errors["bomb.zip/huge.png"] and "exceed" in errors["bomb.zip/part2.png"]
+    assert "more than 4 photos" in errors["bomb.zip/small2.png"]
+    assert len(failed) == 4 and errors["bomb.zip"] == "… and 22 more members skipped"  # 3 listed, the rest counted
 
 
 def test_batch_csvs_do_not_pile_up(tmp_path):

@@ -117,6 +117,27 @@ def _print_metrics(metrics: dict, name: str) -> None:
         print(results_table({name: metrics}, table=table).to_string(float_format=lambda v: f"{v:.4f}"))
 
 
+def _device(text: str) -> str:
+    """argparse ``type=`` for --device: an unknown or absent device is an argument error, found before any checkpoint is read."""
+    from workbench.runtime import check_device
+
+    try:
+        return check_device(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive_int(text: str) -> int:
+    """argparse ``type=`` for counts that must be >= 1 (--batch-size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _add_evaluate(subparsers) -> None:
     parser = subparsers.add_parser("evaluate", help="metrics of a checkpoint on a split (Tables I-II)")
     parser.add_argument("--checkpoint", required=True, help="checkpoint file (.pt)")
@@ -125,8 +146,8 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split (default test)")
     parser.add_argument("--tta", action="store_true", help="average the test-time views (six for full)")
     parser.add_argument("--no-theme", action="store_true", help="predict without the photos' themes")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    parser.add_argument("--batch-size", type=int, default=None, help="photos per batch (default: training's)")
+    parser.add_argument("--device", default="auto", type=_device, help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--batch-size", type=_positive_int, default=None, help="photos per batch (default: training's)")
     parser.add_argument("--num-workers", type=int, default=0, help="DataLoader workers (default 0)")
     parser.set_defaults(func=_evaluate)
 
@@ -149,7 +170,7 @@ def _add_predict(subparsers) -> None:
     parser.add_argument("--view", default=None, choices=TRANSFORMS,
                         help="how the photo is shown to the model (default: the transform it was trained on, as evaluate shows it)")  # fmt: skip
     parser.add_argument("--tta", action="store_true", help="average the test-time views")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("files", nargs="+", metavar="FILE", help="photos")
     parser.set_defaults(func=_predict)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import typing
 import warnings
@@ -31,6 +32,7 @@ RESUMABLE_CHANGES = frozenset({
     "amp", "amp_dtype", "channels_last", "compile", "accelerate_on_cpu",
 })  # fmt: skip
 AMP_DTYPES = ("auto", "bfloat16", "float16")  # names of torch dtypes; "auto": the device decides (runtime)
+COMPACT_MIN_ROI_SIZE = 33  # ceil(roi_size / 2**5) >= 2: the compact body's five stride-2 BatchNorm layers keep > 1 value
 HEAD_OPTIMIZERS = ("sgd", "adamw")  # the head stage's optimizers (workbench.head_stage.fit_head)
 HEAD_TARGETS = ("votes", "every_theme")  # what the head stage fits (TrainConfig.head_targets)
 
@@ -132,6 +134,15 @@ class TrainConfig:
                 raise ValueError(f"config: {name} must be >= 1 or None, got {getattr(self, name)}")
         if self.num_workers < 0:
             raise ValueError(f"config: num_workers must be >= 0, got {self.num_workers}")
+        for name in ("lr_backbone", "lr_head", "lr_gamma", "head_lr", "momentum", "weight_decay"):
+            value = getattr(self, name, None)
+            if value is not None and not (math.isfinite(value) and value >= 0):  # NaN fails every comparison: check it by name
+                raise ValueError(f"config: {name} must be a finite number >= 0, got {value}")
+        if self.backbone == "compact" and self.roi_size is not None and self.roi_size < COMPACT_MIN_ROI_SIZE:
+            raise ValueError(
+                f"config: the compact backbone needs roi_size >= {COMPACT_MIN_ROI_SIZE}, got {self.roi_size} (its body halves "
+                "the pooled map five times; below that the last BatchNorm sees one value per channel on a batch of one)"
+            )
         if not self.std_loss_weight >= 0:
             raise ValueError(f"config: std_loss_weight must be >= 0, got {self.std_loss_weight}")
         _check_choice("no_theme", self.no_theme, NO_THEME_MODES)

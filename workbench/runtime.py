@@ -20,6 +20,27 @@ if TYPE_CHECKING:  # only a type here: prediction imports runtime (inference), n
     from workbench.config import TrainConfig
 
 
+def check_device(name: str) -> str:
+    """``name`` if this machine has that device (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``), else ValueError
+    naming it: checked before a checkpoint is read, so a wrong device is never blamed on the file."""
+    if name == "auto":
+        return name
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: CUDA is not available on this machine; use cpu or auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r}: MPS is not available on this machine; use cpu or auto")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {name!r}: not supported here; use auto, cpu, cuda or cuda:N")
+    return name
+
+
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; ``"cuda"`` -> this process's GPU under torchrun."""
     if name == "auto":

@@ -90,6 +90,10 @@ def read_csv_folder(root: PathLike, seed: int = 0) -> pd.DataFrame:
     frame["path"] = paths
     if "image_id" in frame.columns:
         frame["image_id"] = frame["image_id"].astype(str)
+        repeated_id = frame["image_id"].duplicated(keep="first").to_numpy()
+        if repeated_id.any():  # the id keys splits, caches and results: two photos must not share one
+            row = int(np.flatnonzero(repeated_id)[0])
+            raise ValueError(f"{labels_path}, line {line_of(row)}: image_id {frame['image_id'].iloc[row]!r} listed twice")
     else:
         stems = [Path(image).stem for image in frame["image"]]
         frame["image_id"] = stems if len(set(stems)) == len(stems) else frame["image"].tolist()

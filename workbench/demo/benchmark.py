@@ -20,6 +20,7 @@ import numpy as np
 
 from workbench.data.synth import JPEG_OPTIONS, MAX_LONG_SIDE, expected_distribution, generate_image, sample_attributes
 from workbench.demo.cache import content_hash
+from workbench.predict import NO_THEME_NAME
 
 # The attributes a slider can set: (low, high, what it is). ``aspect`` sets width / height keeping the long side.
 SLIDER_ATTRIBUTES: dict[str, tuple[float, float, str]] = {
@@ -60,9 +61,9 @@ class BenchmarkPhoto:
                 raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
 
     def with_attribute(self, name: str, value: float) -> "BenchmarkPhoto":
-        """The same scene with ``name`` set to ``value`` (replacing any earlier override of it)."""
-        overrides = dict(self.overrides) | {name: round(float(value), 4)}
-        return BenchmarkPhoto(self.index, self.seed, tuple(sorted(overrides.items())))
+        """The scene as the benchmark drew it with only ``name`` set to ``value``: earlier redraws do not pile
+        up, so "one attribute changed" is always true of what the lab compares against the scene as drawn."""
+        return BenchmarkPhoto(self.index, self.seed, ((name, round(float(value), 4)),))
 
     @property
     def base(self) -> "BenchmarkPhoto":
@@ -80,6 +81,11 @@ class BenchmarkPhoto:
     def truth(self, theme: str | None = None) -> np.ndarray:
         """The true expected vote distribution ``[10]`` under ``theme`` (None: the photo's own theme)."""
         return expected_distribution(self.attributes(), theme)
+
+    def truth_theme(self, theme: str) -> str:
+        """The theme the page judges this photo's truth under: the chosen one, else (no theme chosen) the
+        photo's own (the benchmark has no theme-free truth). The one place this rule is written."""
+        return theme if theme != NO_THEME_NAME else self.attributes()["theme"]
 
     def label(self) -> str:
         changes = ", ".join(f"{name} = {value:g}" for name, value in self.overrides)
@@ -132,18 +138,37 @@ class BenchmarkRegistry:
             return self._pinned.get(key) or self._drawn.get(key)
 
     def register_examples(self, listing: str | os.PathLike) -> int:
-        """Registers each row of examples.csv (file, index, seed) whose file exists; returns how many."""
-        listing = Path(listing)
-        if not listing.is_file():
-            return 0
-        count = 0
-        with open(listing, newline="") as handle:
-            for row in csv.DictReader(handle):
-                path = listing.parent / row["file"]
-                if path.is_file() and row.get("index", "") != "":
-                    self.register(content_hash(path), BenchmarkPhoto(int(row["index"]), int(row.get("seed") or 0)), pinned=True)
-                    count += 1
-        return count
+        """Registers each example of examples.csv that is a benchmark photo; returns how many."""
+        examples = [example for example in read_examples(listing) if example.photo is not None]
+        for example in examples:
+            self.register(content_hash(example.path), example.photo, pinned=True)
+        return len(examples)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One row of examples.csv: the photo file, the theme the page opens it under, the benchmark scene if any."""
+
+    path: Path
+    theme: str
+    photo: BenchmarkPhoto | None
+
+
+def read_examples(listing: str | os.PathLike) -> list[Example]:
+    """The examples whose files exist: examples.csv (file, theme[, index, seed]) in the photos' folder;
+    without it, every .jpg there under no theme. The one reader of that file (the page and the registry)."""
+    listing = Path(listing)
+    if not listing.is_file():
+        return [Example(path, NO_THEME_NAME, None) for path in sorted(listing.parent.glob("*.jpg"))]
+    with open(listing, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    examples = []
+    for row in rows:
+        path = listing.parent / row["file"]
+        if path.is_file():
+            scene = BenchmarkPhoto(int(row["index"]), int(row.get("seed") or 0)) if row.get("index", "") != "" else None
+            examples.append(Example(path, row.get("theme") or NO_THEME_NAME, scene))
+    return examples
 
 
 def save_benchmark_photo(photo: BenchmarkPhoto, folder: str | os.PathLike) -> Path:

@@ -23,11 +23,8 @@ DEFAULT_MAX_PHOTOS = 32  # each entry: four feature vectors, four thumbnails, th
 
 def content_hash(path: str | os.PathLike) -> str:
     """SHA-256 of the file's bytes: the same photo under any name gives the same key."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -37,6 +34,7 @@ class CachedView:
     features: Features  # values Tensor[1, 1, D]
     thumbnail: np.ndarray  # uint8[h, w, 3]: the view image, shrunk for drawing
     size: tuple[int, int]  # (w, h) of the view image the network sees
+    image: Image.Image | None = None  # the view image the network sees (the heat map is drawn over it)
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,11 @@ class FeatureCache:
     """A bounded, thread-safe LRU of ``CachedPhoto`` by content key.
 
     on_evict(key): called outside the lock for each photo dropped (the app removes its image files).
+
+    Why not ``functools.lru_cache``: it memoises one function's calls, while entries here are put by the
+    page after a backbone pass that must run outside the lock, and evictions must call ``on_evict``.
+    ``cachetools.LRUCache`` (popitem overridden) would do, but is not a dependency of this project for
+    these forty lines: an ``OrderedDict`` under a lock is the standard recipe.
     """
 
     def __init__(self, max_photos: int = DEFAULT_MAX_PHOTOS, on_evict: Callable[[str], None] | None = None):

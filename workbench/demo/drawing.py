@@ -7,6 +7,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 ROI_COLOUR = (255, 64, 64)
 PADDING_GREY = (40, 40, 40)
+HEAT_COLORMAP = "RdBu_r"  # diverging: blue lowers the predicted mean, white leaves it, red raises it
 DISPLAY_SIDE = 480  # px: the canvas preview's side
 THUMBNAIL_SIDE = 320  # px: view thumbnails kept in the cache for drawing
 
@@ -44,7 +45,7 @@ def canvas_with_roi(photo: Image.Image, canvas: int, display_side: int = DISPLAY
     return field
 
 
-def heat_overlay(image: Image.Image | np.ndarray, heat: np.ndarray, alpha: float = 0.6, colormap: str = "RdBu_r") -> Image.Image:
+def heat_overlay(image: Image.Image | np.ndarray, heat: np.ndarray, alpha: float = 0.6, colormap: str = HEAT_COLORMAP) -> Image.Image:
     """The image with ``heat`` (float[h, w] in [-1, 1], any size: resized to the image) blended over it:
     red raises the score, blue lowers it, and the blend fades to the photo where the heat is near 0."""
     base = Image.fromarray(image) if isinstance(image, np.ndarray) else image
@@ -57,3 +58,17 @@ def heat_overlay(image: Image.Image | np.ndarray, heat: np.ndarray, alpha: float
     weight = alpha * np.abs(heat)[..., None]
     blended = (1 - weight) * np.asarray(base.convert("RGB"), np.float32) / 255 + weight * colours
     return Image.fromarray(np.round(255 * np.clip(blended, 0, 1)).astype(np.uint8))
+
+
+def heat_scale_html(colormap: str = HEAT_COLORMAP, stops: int = 11) -> str:
+    """The heat maps' colour scale as an HTML bar (a CSS gradient through the colormap, with its ends
+    labelled): what a colour on a heat map means, with no image to fetch."""
+    colours = colormaps[colormap](np.linspace(0, 1, stops))[:, :3]
+    gradient = ", ".join(f"rgb({r:.0f}, {g:.0f}, {b:.0f})" for r, g, b in np.round(255 * colours))
+    return (
+        '<div class="heat-scale" style="font-size: 12px; line-height: 1.3; max-width: 420px">'
+        f'<div style="height: 12px; border-radius: 3px; background: linear-gradient(to right, {gradient})"></div>'
+        '<div style="display: flex; justify-content: space-between; gap: 4px"><span>−1 lowers the mean</span>'
+        "<span>0 no effect</span><span>+1 raises it</span></div>"
+        "<div>Scaled per map: ±1 is its 99th percentile of |effect|; pale = little effect.</div></div>"
+    )

@@ -15,16 +15,18 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from workbench.data.augment import TRANSFORMS, test_samples
+from workbench.data.augment import TRANSFORMS
 from workbench.data.images import ImageError, load_image_with_info
 from workbench.demo.benchmark import BenchmarkPhoto, BenchmarkRegistry, save_benchmark_photo
 from workbench.demo.cache import CachedPhoto, CachedView, FeatureCache, content_hash
 from workbench.demo.drawing import canvas_with_roi, thumbnail
+from workbench.demo.store import DRAWN_KEPT, keep_newest
 from workbench.demo.tables import (
     TRUTH, comparison_table, histogram_top, movement_table, photo_description, rank_themes,
 )  # fmt: skip
 from workbench.explain import score_heat_map
-from workbench.predict import NO_THEME_NAME, Predictor, summarize
+from workbench.model import NO_THEME
+from workbench.predict import NO_THEME_NAME, Features, Predictor, summarize
 
 
 GUESSED_THEMES = 3  # the summary names the themes a photo most looks like (models with no_theme="posterior")
@@ -37,7 +39,7 @@ class PhotoState:
     key: str
     path: str
     name: str
-    theme: str = NO_THEME_NAME
+    theme_id: int = NO_THEME  # -1: no theme; the page's name for it is ``DemoSession.theme_label``
     benchmark: BenchmarkPhoto | None = None  # set when the photo is one of the synthetic benchmark's
     model: str = ""  # the session's name: which model analysed it (the page may offer several)
 
@@ -70,6 +72,7 @@ class DemoSession:
     folder: where photos drawn from the benchmark are written (a temp folder the app owns).
     name: what the page calls this model (its checkpoint's file name); recorded in each ``PhotoState``.
     benchmark: a registry shared with other sessions (a photo drawn under one model is known to all).
+    max_drawn: drawn benchmark photos kept in ``folder`` (the most recently used; older ones are redrawn on demand).
     """
 
     def __init__(
@@ -81,24 +84,34 @@ class DemoSession:
         on_evict: Callable[[str], None] | None = None,
         name: str = "",
         benchmark: BenchmarkRegistry | None = None,
+        max_drawn: int = DRAWN_KEPT,
     ):
         self.predictor = predictor
         self.name = name
         self.cache = FeatureCache(max_photos, on_evict)
         self.benchmark = benchmark if benchmark is not None else BenchmarkRegistry()  # shared by the page's models
         self.folder = Path(folder) if folder is not None else None
+        self.max_drawn = max_drawn
         if examples is not None:
             self.benchmark.register_examples(examples)
 
     # --- themes ---------------------------------------------------------------------------------
 
-    def theme_name(self, theme: str | None) -> str:
-        """The canonical name of ``theme`` (None / "no theme" -> "no theme"); ValueError if unknown."""
+    def theme_id(self, theme: str | int | None) -> int:
+        """The id of ``theme`` (a name, case-insensitive, an id, or None / "no theme" -> -1); ValueError if unknown.
+        The page turns its dropdown's name into an id once; everything after works on the id."""
         try:
-            theme_id = self.predictor.theme_id(theme)
+            return self.predictor.theme_id(theme)
         except TypeError as error:
             raise ValueError(str(error)) from None
+
+    def theme_label(self, theme_id: int) -> str:
+        """What the page calls theme ``theme_id``."""
         return NO_THEME_NAME if theme_id < 0 else self.predictor.theme_names[theme_id]
+
+    def theme_name(self, theme: str | int | None) -> str:
+        """The canonical name of ``theme`` (None / "no theme" -> "no theme"); ValueError if unknown."""
+        return self.theme_label(self.theme_id(theme))
 
     # --- photos ---------------------------------------------------------------------------------
 
@@ -109,20 +122,17 @@ class DemoSession:
             return cached
         predictor = self.predictor
         photo, info = load_image_with_info(path, max_side=predictor.canvas)  # ImageError names the file
-        features = predictor.features([photo], view=list(TRANSFORMS))
+        features = predictor.features([photo], view=list(TRANSFORMS), return_images=True)
         views = {}
         for view in TRANSFORMS:
-            image = self.view_image(photo, view)
-            views[view] = CachedView(features.select(view), thumbnail(image), image.size)
+            selected = features.select(view)
+            image = selected.images[0][0]  # the view as the network saw it: drawn once, by the predictor
+            views[view] = CachedView(Features(selected.values, selected.views), thumbnail(image), image.size, image)
         under_every_theme = {view: predictor.predict_all_themes(cached.features)[0] for view, cached in views.items()}
         guess = predictor.theme_posterior(views["full"].features)
         entry = CachedPhoto(key, views, info, photo.size, under_every_theme, photo, None if guess is None else guess[0])
         self.cache.put(entry)
         return entry
-
-    def view_image(self, photo: Image.Image, view: str) -> Image.Image:
-        """The image the network sees for ``view`` (no test-time augmentation)."""
-        return test_samples(photo, view, tta=False, canvas=self.predictor.canvas)[0]
 
     def analyze(self, path: str | os.PathLike, theme: str | None = NO_THEME_NAME, name: str | None = None) -> Page:
         """Everything the page shows for a photo file under ``theme``.
@@ -133,7 +143,7 @@ class DemoSession:
             raise ValueError("no photo: upload a photo first")
         path = os.fspath(path)
         name = name or Path(path).name
-        theme = self.theme_name(theme)
+        theme_id = self.theme_id(theme)
         try:
             key = content_hash(path)
             cached = self.photo(key, path)
@@ -141,7 +151,7 @@ class DemoSession:
             raise ImageError(str(error).replace(path, name)) from None
         except OSError as error:
             raise ImageError(f"{name}: cannot be read ({error.strerror or error})") from None
-        state = PhotoState(key, path, name, theme, self.benchmark.lookup(key), self.name)
+        state = PhotoState(key, path, name, theme_id, self.benchmark.lookup(key), self.name)
         page = self._page(state, cached)
         page.info = photo_description(name, cached.info, cached.fitted_size, self.predictor.canvas)
         if state.benchmark is not None:
@@ -157,21 +167,21 @@ class DemoSession:
 
     def switch_theme(self, state: PhotoState, theme: str | None) -> Page:
         """The same photo under another theme: cached features, only the head runs."""
-        theme = self.theme_name(theme)
+        theme_id = self.theme_id(theme)
         try:
             cached = self.photo(state.key, state.path)  # reloaded only when the cache has evicted it
         except (ImageError, OSError):
             raise ImageError(f"{state.name} is no longer available; upload it again.") from None
-        return self._page(replace(state, theme=theme), cached)
+        return self._page(replace(state, theme_id=theme_id), cached)
 
     def _page(self, state: PhotoState, cached: CachedPhoto) -> Page:
-        """The theme-dependent part of the page (under ``state.theme``): what a theme switch recomputes."""
-        predictor, theme = self.predictor, state.theme
-        distributions = {view: predictor.predict_from_features(entry.features, theme)[0] for view, entry in cached.views.items()}
+        """The theme-dependent part of the page (under ``state.theme_id``): what a theme switch recomputes."""
+        predictor, theme = self.predictor, self.theme_label(state.theme_id)
+        distributions = {view: predictor.predict_from_features(entry.features, state.theme_id)[0] for view, entry in cached.views.items()}
         no_theme = predictor.predict_from_features(cached.views["full"].features, None)[0]
         truth = truth_theme = None
         if state.benchmark is not None:
-            truth_theme = theme if theme != NO_THEME_NAME else state.benchmark.attributes()["theme"]
+            truth_theme = state.benchmark.truth_theme(theme)
             truth = state.benchmark.truth(truth_theme)
         summary = self._summary(theme, distributions["full"], no_theme, truth, truth_theme, cached.theme_guess)
         page = Page(
@@ -197,10 +207,13 @@ class DemoSession:
             likely = np.argsort(-theme_guess, kind="stable")[:GUESSED_THEMES]
             names = ", ".join(f"*{self.predictor.theme_names[t]}* {theme_guess[t]:.0%}" for t in likely)
             lines.append(f"Without a theme the model weighs each theme by how much the photo looks like it: {names}, …")
-        if truth is not None:
+        if truth is None:
+            lines.append("*No truth for this photo: only photos of the synthetic benchmark (the examples, drawn ones) have one.*")
+        else:
             true = summarize(truth)
+            own = " (the photo's own theme; the prediction above was given no theme)" if theme == NO_THEME_NAME else ""
             lines.append(
-                f"**Truth** (the benchmark's expected votes under *{truth_theme}*): mean {true['mean']:.3f} "
+                f"**Truth** (the benchmark's expected votes under *{truth_theme}*{own}): mean {true['mean']:.3f} "
                 f"(std {true['std']:.3f}); the full view is off by {with_theme['mean'] - true['mean']:+.3f}."
             )
         return "  \n".join(lines)
@@ -215,6 +228,7 @@ class DemoSession:
         if not path.is_file():
             path = save_benchmark_photo(photo, self.folder)
         self.benchmark.register(content_hash(path), photo)
+        keep_newest(self.folder, "benchmark-*.jpg", self.max_drawn, path)  # one client drawing all day fills no disk
         return path
 
     def _movement(self, state: PhotoState, page: Page) -> pd.DataFrame:
@@ -236,7 +250,6 @@ class DemoSession:
         """(heat map float[h, w] in [-1, 1] over the view image's pixels, the view image uint8[h, w, 3])."""
         if view not in TRANSFORMS:
             raise ValueError(f"view must be one of {TRANSFORMS}, got {view!r}")
-        theme_id = self.predictor.theme_id(self.theme_name(state.theme if theme is None else theme))
-        cached = self.photo(state.key, state.path)
-        image = self.view_image(cached.photo, view)
+        theme_id = state.theme_id if theme is None else self.theme_id(theme)
+        image = self.photo(state.key, state.path).views[view].image
         return score_heat_map(self.predictor.model, image, theme_id), np.asarray(image)

@@ -12,6 +12,7 @@ TOP_THEMES = 5
 TRUTH = "truth"  # the row / series name of the benchmark's true expected distribution
 COMPARISON_COLUMNS = ["view", "theme", "mean", "std", "EMD(r=1)", "EMD against"]
 RANKING_COLUMNS = ["rank", "theme", "mean", "std"]
+MIN_TRUE_CHANGE = 0.05  # a share of a smaller change of the true mean is noise over almost nothing (it read -2.33): left blank
 MOVEMENT_COLUMNS = ["", "as drawn", "redrawn", "change", "share of the truth's change"]
 
 
@@ -93,14 +94,14 @@ def movement_table(before: dict[str, float], after: dict[str, float]) -> pd.Data
     """How the truth's mean and each view's predicted mean move when one attribute is changed.
 
     before / after: name -> mean score, ``truth`` first. A view's share is its change over the truth's:
-    1 follows the truth, 0 does not see the change (blank when the truth does not move)."""
+    1 follows the truth, 0 does not see the change (blank when the truth moves by less than MIN_TRUE_CHANGE)."""
     if list(before) != list(after) or TRUTH not in before:
         raise ValueError(f"before and after must name the same rows, {TRUTH!r} among them")
     true_change = after[TRUTH] - before[TRUTH]
     rows = []
     for name in before:
         change = after[name] - before[name]
-        share = change / true_change if name != TRUTH and abs(true_change) > 1e-3 else np.nan
+        share = change / true_change if name != TRUTH and abs(true_change) >= MIN_TRUE_CHANGE else np.nan
         rows.append({"": name, "as drawn": before[name], "redrawn": after[name], "change": change, "share of the truth's change": share})
     return pd.DataFrame(rows, columns=MOVEMENT_COLUMNS).round(3)
 
