@@ -137,7 +137,9 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                                         interactive=False, elem_id="movement", wrap=True)  # fmt: skip
             with gr.Row():
                 with gr.Column(min_width=300):
-                    gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme")
+                    gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme, each by the "
+                                "head trained on that view's own features when the checkpoint has one (the paper's Table III trains "
+                                "one model per transform; the embedded model has all four), else by the model's head")
                 with gr.Column(min_width=300):
                     heat_view = gr.Radio([NO_HEAT, *TRANSFORMS], value=NO_HEAT, label="Heat map of the predicted mean on",
                                          elem_id="heat-view")  # fmt: skip

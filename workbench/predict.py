@@ -159,6 +159,9 @@ class Predictor:
             line = f"{backbone} model trained on '{name}'"
         if data.get("untrained"):
             line += " (untrained: random weights)"
+        own_heads = [self.transform, *self.model.view_heads]
+        if len(own_heads) > 1:
+            line += f"; each of the views {', '.join(own_heads)} has its own trained head"
         return line
 
     # --- themes ---------------------------------------------------------------------------------
