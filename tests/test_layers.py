@@ -22,10 +22,11 @@ FLOORS = [
     ["train", "counterfactual", "analysis.votes", "analysis.aspect", "analysis.failures", "analysis.seeds"],
     ["analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],
     ["analysis"],
-    ["plots", "ablation", "fidelity", "demo.cache", "demo.drawing", "demo.tables", "demo.models"],
+    ["plots", "ablation", "fidelity", "demo.cache", "demo.drawing", "demo.tables", "demo.models", "demo.store"],
     ["figures", "demo.benchmark"],
     ["demo.session"],
-    ["demo.batch", "demo", "notebook"],
+    ["demo.batch", "demo.registry", "demo", "notebook"],
+    ["demo.page"],
     ["", "__main__"],  # "": the package's own __init__ (lazy re-exports, for users)
 ]
 # Imports that look up but are not a dependency, each with why.
