@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--data-root", default="data/synth16k")
     parser.add_argument("--config", default="configs/demo_synthetic.yaml")
     parser.add_argument("--scenes", type=int, default=20)
-    parser.add_argument("--rows", default="all", help="comma-separated row names, or all")
+    parser.add_argument("--rows", default="all", help="';'-separated parts of row names (each picks the rows containing it), or all")
     parser.add_argument("--out", default="results/head_levers.csv")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -112,8 +112,8 @@ def main() -> None:
         "film, global + grid, every theme (4,751 photos)": ("film", True, "every_theme", 4751),
         "film, global + grid, every theme (the recipe)": ("film", True, "every_theme", None),
     }
-    # --rows: comma-separated parts of row names, run in the order given (the recipe first, to decide early)
-    chosen = list(rows) if args.rows == "all" else [name for part in args.rows.split(",") for name in rows if part.strip() in name]
+    # --rows: ';'-separated parts of row names, run in the order given (the recipe first, to decide early)
+    chosen = list(rows) if args.rows == "all" else list(dict.fromkeys(name for part in args.rows.split(";") for name in rows if part.strip() in name))
     results = []
     for name in chosen:
         head, grid, targets_kind, photos = rows[name]
