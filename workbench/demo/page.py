@@ -24,6 +24,7 @@ table th span.wrap { word-break: normal !important; overflow-wrap: normal !impor
   table th, table td, .body-cell, .body-cell span { font-size: 11px !important; }
   table th, table td, .body-cell .cell-wrap { padding: 2px 3px !important; }
   table .cell-wrap, table .header-content { padding: 0 !important; }
+  #table td, #table td span, #ranking td, #ranking td span { overflow-wrap: anywhere !important; white-space: normal !important; }
 }
 """  # the hidden table Gradio measures column widths on, and the cells it shows, must agree
 
