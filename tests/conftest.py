@@ -76,7 +76,7 @@ def write_tiny_folder(root: Path, n_train: int = 24, n_val: int = 8, n_test: int
 def tiny_config(root: Path, out_dir: Path, **overrides) -> TrainConfig:
     values = dict(
         data_root=str(root), out_dir=str(out_dir), backbone="compact", pretrained=False, freeze_bn=False,
-        roi_size=32, canvas=128, epochs=2, batch_size=4, lr_backbone=0.01, lr_head=0.1, num_workers=0,
+        roi_size=33, canvas=128, epochs=2, batch_size=4, lr_backbone=0.01, lr_head=0.1, num_workers=0,
         device="cpu", amp=False,
     )  # fmt: skip
     values.update(overrides)

@@ -6,7 +6,7 @@ from workbench.__main__ import main
 from workbench.checkpoints import load_checkpoint
 
 TRAIN_ARGS = [
-    "--backbone", "compact", "--pretrained", "false", "--freeze_bn", "false", "--roi_size", "32",
+    "--backbone", "compact", "--pretrained", "false", "--freeze_bn", "false", "--roi_size", "33",
     "--canvas", "128", "--epochs", "1", "--batch-size", "4", "--num_workers", "0", "--device", "cpu",
     "--amp", "false",
 ]  # fmt: skip
@@ -34,7 +34,7 @@ def test_train_writes_a_checkpoint_labelled_synthetic(trained, capsys):
 def test_train_reads_a_yaml_config_and_lets_the_command_line_override_it(trained, tmp_path, capsys):
     data, _ = trained
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"backbone": "compact", "pretrained": False, "freeze_bn": False, "roi_size": 32,
+    config.write_text(yaml.safe_dump({"backbone": "compact", "pretrained": False, "freeze_bn": False, "roi_size": 33,
                                       "canvas": 128, "epochs": 5, "batch_size": 4, "num_workers": 0, "device": "cpu",
                                       "data_root": str(data), "out_dir": str(tmp_path / "run")}))  # fmt: skip
     assert main(["train", "--config", str(config), "--epochs", "1", "--max_steps_per_epoch", "1", "--no-progress"]) == 0

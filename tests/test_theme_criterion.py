@@ -150,7 +150,7 @@ def test_the_demo_recipe_trains_every_theme_and_every_view_and_reuses_its_featur
     root = _synthetic_folder(tmp_path)
     config = TrainConfig(
         data_root=str(root), out_dir=str(tmp_path / "run"), backbone="compact", pretrained=False, freeze_bn=False,
-        roi_size=16, canvas=160, epochs=0, head_epochs=2, head_views=1, batch_size=8, num_workers=0, device="cpu",
+        roi_size=33, canvas=160, epochs=0, head_epochs=2, head_views=1, batch_size=8, num_workers=0, device="cpu",
         head="film", head_targets="every_theme", view_heads="resize,crop", no_theme="posterior", head_optimizer="adamw",
         head_lr=1e-3, theme_dropout=0.0,
     )  # fmt: skip

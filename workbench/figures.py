@@ -230,10 +230,10 @@ def forward_trace(model: torch.nn.Module, images: Sequence[Image.Image | PathLik
     recorded: list[tuple[str, tuple[int, ...], str]] = []
     hooks = [model.theme_branch.register_forward_hook(
         lambda module, inputs, output: recorded.append(("theme feature", tuple(output.shape), "theme id -> embedding -> ReLU (-1: learned 'no theme')")))]
-    for i, layer in enumerate(model.head.layers):
-        if isinstance(layer, torch.nn.Linear):
-            what = "on [visual, theme]" if i < 2 else "logits over the K scores"
-            hooks.append(layer.register_forward_hook(lambda module, inputs, output, name=f"head FC {i}", what=what: recorded.append((name, tuple(output.shape), what))))
+    linear_layers = [(name, layer) for name, layer in model.head.named_modules() if isinstance(layer, torch.nn.Linear)]
+    for i, (name, layer) in enumerate(linear_layers):  # DistributionHead's layers.1 / layers.3; FilmHead's projections, visual, modulation, output
+        what = "logits over the K scores" if i == len(linear_layers) - 1 else f"head layer {name}"
+        hooks.append(layer.register_forward_hook(lambda module, inputs, output, name=f"head FC {i + 1} ({name})", what=what: recorded.append((name, tuple(output.shape), what))))
     try:
         trace = backbone.trace(batch.images, batch.sizes)
         theme_ids = torch.full((len(views),), -1, dtype=torch.long) if themes is None else torch.as_tensor(list(themes), dtype=torch.long)

@@ -68,8 +68,11 @@ class ImageStore:
 
     def remove_on_signals(self) -> None:
         """On SIGTERM (``kill``, a container stop) stop as on Ctrl-C: the server closes, then exit handlers
-        remove this folder. Main thread only (Python's rule for signal handlers)."""
+        remove this folder. Main thread only (Python's rule for signal handlers). SIGINT too: a process started in
+        the background by a shell without job control inherits SIGINT ignored, and Ctrl-C (or a test's SIGINT)
+        would then leave the server and its folder behind."""
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
 
 
 _keep_lock = threading.Lock()
