@@ -27,7 +27,7 @@ from workbench.analysis.votes import vote_distributions
 from workbench.data.augment import TRANSFORMS
 from workbench.data.csv_folder import read_csv_folder
 from workbench.data.synth import distribution_moments, expected_distribution, generate_image, truth_under_every_theme
-from workbench.metrics import distribution_mean, distribution_std, per_image_distances
+from workbench.metrics import _correlation, distribution_mean, distribution_std, per_image_distances
 from workbench.predict import Predictor
 
 
@@ -94,15 +94,12 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], count: int, n: 
 
 
 def _srcc(x: np.ndarray, y: np.ndarray) -> float:
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(stats.spearmanr(x, y).statistic)
+    """Spearman's rho through the metrics' own NaN-safe correlation; NaN below 3 photos (a theme with 2)."""
+    return float("nan") if len(x) < 3 else _correlation(stats.spearmanr, x, y)
 
 
 def _plcc(x: np.ndarray, y: np.ndarray) -> float:
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(stats.pearsonr(x, y).statistic)
+    return float("nan") if len(x) < 3 else _correlation(stats.pearsonr, x, y)
 
 
 def agreement(pred: np.ndarray, truth: np.ndarray, votes: np.ndarray, bootstrap: int = 1000, seed: int = 0) -> dict[str, float]:
