@@ -15,7 +15,7 @@ def test_variants_change_only_what_the_paper_varies(tmp_path, tiny_config):
     for name in VARIANTS:
         config = variant_config(base, name, seed=3, out_dir=tmp_path / "ablation")
         changed = {f.name for f in dataclasses.fields(base) if getattr(config, f.name) != getattr(base, f.name)}
-        assert changed <= {"transform", "use_theme", "roi_size", "canvas", "augment", "seed", "out_dir"}, name
+        assert changed <= {"transform", "use_theme", "roi_size", "canvas", "augment", "seed", "out_dir", "head_targets", "no_theme", "feature_cache"}, name
         assert config.seed == 3 and Path(config.out_dir).parent.parent == tmp_path / "ablation"
     assert variant_config(base, "Resize", 0, tmp_path).transform == "resize"
     assert variant_config(base, "Canvas 400, ROI 73", 0, tmp_path).canvas == 400

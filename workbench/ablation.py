@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
@@ -37,6 +44,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Canvas 400, ROI 73": dict(transform="full", use_theme=True, canvas=400, roi_size=73),  # Table IV
     "Canvas 800, ROI 73": dict(transform="full", use_theme=True, roi_size=73),  # Table IV
     "Flip only": dict(transform="full", use_theme=True, augment="flip"),  # Table V
+    # Not in the paper: the theme with the photos' own votes as targets, for a base recipe that fits every
+    # theme's truth (head_targets: every_theme, synthetic only): separates what the theme input brings
+    # from what the richer targets bring.
+    "Pad+ROI+Theme (own votes)": dict(transform="full", use_theme=True, head_targets="votes"),
 }
 # The paper's table rows -> the variant above that reproduces each (Table IV's 800/146 and Table V's
 # Flip+Crop are the full recipe, Pad+ROI+Theme).
@@ -56,6 +67,11 @@ def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) ->
     changes = dict(VARIANTS[variant])
     if changes.get("roi_size") == BASELINE_ROI:
         changes["roi_size"] = backbone_defaults(base.backbone)["baseline_roi_size"]
+    if not changes["use_theme"]:
+        # A model without themes has no theme to condition on: it fits its photos' own votes (the paper's
+        # targets) and predicts with no theme input, whatever the base recipe does with themes.
+        changes.update(head_targets="votes", no_theme="learned")
+    slug = slug.replace("(", "").replace(")", "")
     return dataclasses.replace(base, **changes, seed=seed, out_dir=str(out_dir / slug / f"seed{seed}"))
 
 
@@ -66,15 +82,23 @@ def run_ablation(
     variants: Iterable[str] = DEFAULT_VARIANTS,
     tta: bool = True,
     progress: bool = True,
+    command: str | None = None,
 ) -> pd.DataFrame:
-    """Train and evaluate every (variant, seed) on the test split; returns and writes ``results.csv``.
+    """Train and evaluate every (variant, seed) on the test split; returns and writes ``results.csv`` and
+    its sidecar ``results.json`` (``command``, dates, git commit, the base config, seeds, variants, tta).
 
     tta: the paper's test protocol (six views for pad variants, 20 random views for resize/crop).
     Pairs already in ``results.csv`` are skipped; an interrupted training resumes from its last.pt.
+    Frozen-backbone features are shared between runs through ``out_dir/features`` (``feature_cache``;
+    ``base.feature_cache`` overrides the folder): variants and seeds with the same views reuse them.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.csv"
+    variants, seeds = list(variants), list(seeds)
+    if base.feature_cache is None:
+        base = dataclasses.replace(base, feature_cache=str(out_dir / "features"))
+    provenance = _start_provenance(results_path.with_suffix(".json"), base, seeds, variants, tta, command)
     done = pd.read_csv(results_path) if results_path.is_file() else pd.DataFrame(columns=["variant", "seed"])
     finished = set(zip(done["variant"], done["seed"].astype(int)))
     for variant in variants:
@@ -87,7 +111,8 @@ def run_ablation(
             resume = (Path(config.out_dir) / "last.pt").is_file()
             result = train(config, resume=resume, progress=progress)
             metrics, pred, target = evaluate_checkpoint(
-                result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device, return_predictions=True
+                result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device, return_predictions=True,
+                feature_cache=config.feature_cache,
             )
             data = load_checkpoint(result.checkpoint)["data"]
             row = {"variant": variant, "seed": seed, **metrics, **prediction_spread(pred, target),
@@ -96,7 +121,51 @@ def run_ablation(
                    "checkpoint": str(result.checkpoint)}  # fmt: skip
             done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
             done.to_csv(results_path, index=False)
+    _finish_provenance(results_path.with_suffix(".json"), provenance)
     return done
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _git_commit() -> str | None:
+    """The checkout's commit (with "+changes" when its tracked files differ), None outside a git checkout."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{commit}+changes" if dirty else commit
+
+
+def _start_provenance(sidecar: Path, base: TrainConfig, seeds: list[int], variants: list[str], tta: bool, command: str | None) -> dict[str, Any]:
+    """What made ``results.csv``, for ``notebook.results_source``: kept from an earlier (resumed) run where it
+    matches, with this run's command, commit and variants added."""
+    earlier = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    provenance = {
+        "command": command or earlier.get("command"),
+        "started_utc": earlier.get("started_utc") or _utc_now(),
+        "finished_utc": None,
+        "git_commit": _git_commit(),
+        "config": {key: value for key, value in dataclasses.asdict(base).items() if key not in ("out_dir",)},
+        "seeds": sorted(set(earlier.get("seeds", [])) | set(seeds)),
+        "variants": list(dict.fromkeys([*earlier.get("variants", []), *variants])),
+        "tta": tta,
+        "torch_threads": torch.get_num_threads(),
+    }
+    _write_json(sidecar, provenance)
+    return provenance
+
+
+def _finish_provenance(sidecar: Path, provenance: dict[str, Any]) -> None:
+    _write_json(sidecar, {**provenance, "finished_utc": _utc_now()})
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    temporary.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def prediction_spread(pred, target) -> dict[str, float]:
@@ -137,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
     base = TrainConfig.from_yaml(args.config, **overrides)
-    results = run_ablation(base, args.out, args.seeds, args.variants, tta=not args.no_tta)
+    command = shlex.join(["python", "-m", "workbench", "ablation", *(sys.argv[1:] if argv is None else argv)])
+    results = run_ablation(base, args.out, args.seeds, args.variants, tta=not args.no_tta, command=command)
     if "pred_mean_sd" not in results or results["pred_mean_sd"].isna().any():
         results = add_prediction_spread(results, tta=not args.no_tta, device=base.device, progress=True)
         results.to_csv(Path(args.out) / "results.csv", index=False)

@@ -99,6 +99,7 @@ class TrainConfig:
     num_workers: int = 4  # DataLoader worker processes decoding photos (0 = in the training process)
     eval_tta: bool = False  # validate on the average over the test views (six for full), not the single view
     out_dir: str = "runs/default"  # where last.pt, best.pt, config.yaml and history.csv go
+    feature_cache: str | None = None  # a folder of frozen-backbone features shared between runs (feature_cache.py: the ablation's variants and seeds reuse each other's validation, test and training features); None: out_dir/head_features
     max_steps_per_epoch: int | None = None  # smoke runs: stop each epoch after this many steps; None = whole epoch
     save_every_steps: int | None = None  # also write last.pt every this many steps (besides every epoch); None = per epoch
 

@@ -23,6 +23,7 @@ from workbench.checkpoints import load_checkpoint, model_from_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
+from workbench.feature_cache import cache_path, cached_split_features, test_views_fingerprint
 from workbench.inference import TestViews, ViewFeatures, head_predictions, mean_over_views, shape_sorted_batches, view_features
 from workbench.metrics import evaluate, results_table
 from workbench.model.heads import NO_THEME
@@ -127,6 +128,7 @@ def evaluate_checkpoint(
     num_workers: int = 0,
     progress: bool = False,
     return_predictions: bool = False,
+    feature_cache: str | os.PathLike | None = None,
     **overrides,
 ) -> dict[str, float] | tuple[dict[str, float], np.ndarray, np.ndarray]:
     """``metrics.evaluate`` of a checkpoint on a split of its data (or of ``data_root``; ``overrides``
@@ -134,6 +136,8 @@ def evaluate_checkpoint(
 
     themes: feed each photo's theme (True), none (False), or as the model was trained (None).
     return_predictions: also return the predicted and target distributions (float[N, K] each).
+    feature_cache: a folder of backbone features shared between runs (``feature_cache``): a checkpoint
+    whose backbone, photos and views match a saved file runs only its head (one process only).
     """
     payload = load_checkpoint(path)
     known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -154,9 +158,17 @@ def evaluate_checkpoint(
         raise ValueError(f"{path}: the data's theme names differ from the ones the model was trained with")
     target_device = resolve_device(device)
     model = model_from_checkpoint(payload, path).to(target_device)
+    options = device_options(config, target_device)
+    features = None
+    if feature_cache is not None and _rank_share()[1] == 1:
+        fingerprint = test_views_fingerprint(model, dataset, tta)
+        compute = lambda: list(split_features(  # noqa: E731
+            model, dataset, batch_size or config.batch_size, target_device, tta, num_workers=num_workers, options=options, progress=progress,
+        ))  # fmt: skip
+        features = cached_split_features(cache_path(feature_cache, dataset, fingerprint), fingerprint, compute, target_device)
     pred, target, _ = evaluate_model(
         model, dataset, batch_size or config.batch_size, target_device, tta=tta, themes=themes,
-        num_workers=num_workers, options=device_options(config, target_device), progress=progress,
+        num_workers=num_workers, options=options, progress=progress, features=features,
     )  # fmt: skip
     metrics = evaluate(pred, target)
     return (metrics, np.asarray(pred), np.asarray(target)) if return_predictions else metrics

@@ -11,11 +11,8 @@ View ``k`` of a training photo is exactly the augmentation the dataset gives it 
 """
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,36 +72,6 @@ def extract_features(
     for part in parts:
         features[part.index] = part.values.float().cpu().reshape(len(part.index), views, -1)
         loaded[part.index] = True
-    return features, loaded
-
-
-def features_fingerprint(model: AestheticModel, dataset: AestheticDataset, views: int) -> str:
-    """A digest of everything ``extract_features`` depends on: the photos (paths, in order), their views
-    (transform, canvas, augmentation, seed, how many) and the backbone (its arguments and weights)."""
-    digest = hashlib.sha256()
-    digest.update(repr((dataset.paths, dataset.transform, dataset.canvas, dataset.augment, dataset.seed, dataset.train, views)).encode())
-    digest.update(repr(sorted((k, v) for k, v in model.model_args.items() if k not in ("view_heads", "head", "grid_channels", "no_theme"))).encode())
-    for name, tensor in model.backbone.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()
-
-
-def cached_features(path: Path | None, fingerprint: str, compute: Callable[[], tuple[Tensor, Tensor]], write: bool = True) -> tuple[Tensor, Tensor]:
-    """``compute()`` once: the head stage's features are saved at ``path`` with ``fingerprint`` (atomically:
-    a temporary file, then a rename) and read back by a later run whose fingerprint matches, e.g. a run
-    killed after its hour of feature extraction, or the same backbone's features with another head recipe.
-    Read with ``weights_only=True``; a file with another fingerprint is recomputed and replaced."""
-    if path is not None and path.is_file():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if saved.get("fingerprint") == fingerprint:
-            return saved["features"], saved["loaded"]
-    features, loaded = compute()
-    if path is not None and write:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        torch.save({"fingerprint": fingerprint, "features": features, "loaded": loaded}, temporary)
-        os.replace(temporary, path)
     return features, loaded
 
 

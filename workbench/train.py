@@ -56,7 +56,8 @@ from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model, split_features
 from workbench.data.synth import truth_under_every_theme
-from workbench.head_stage import cached_features, dataset_themes, extract_features, features_fingerprint, fit_head
+from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, test_views_fingerprint
+from workbench.head_stage import dataset_themes, extract_features, fit_head
 from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
 from workbench.metrics import evaluate
@@ -450,7 +451,13 @@ class Trainer:
             options=self.options, progress=self.progress and self.is_main,
         )  # fmt: skip
         if self.backbone_frozen and self.frozen_val_features is None:
-            self.frozen_val_features = list(split_features(self.model, self.val_set, **evaluation))
+            compute = lambda: list(split_features(self.model, self.val_set, **evaluation))  # noqa: E731
+            if config.feature_cache and self.world.size == 1:  # under DDP each rank holds its own share
+                fingerprint = test_views_fingerprint(self.model, self.val_set, config.eval_tta)
+                path = cache_path(config.feature_cache, self.val_set, fingerprint)
+                self.frozen_val_features = cached_split_features(path, fingerprint, compute, self.device)
+            else:
+                self.frozen_val_features = compute()
         features = self.frozen_val_features if self.backbone_frozen else None
         pred, target, _ = evaluate_model(self.model, self.val_set, themes=config.use_theme, features=features, **evaluation)
         return evaluate(pred, target)
@@ -474,12 +481,16 @@ class Trainer:
         """``extract_features`` of ``head_views`` views of each photo, cached under ``out_dir/head_features``
         (``head_stage.cached_features``: a killed or repeated run with the same photos and backbone reads them)."""
         config = self.config
-        path = Path(config.out_dir) / "head_features" / f"{dataset.split}-{dataset.transform}.pt"
+        fingerprint = features_fingerprint(self.model, dataset, config.head_views)
+        if config.feature_cache:
+            path = cache_path(config.feature_cache, dataset, fingerprint)
+        else:
+            path = Path(config.out_dir) / "head_features" / f"{dataset.split}-{dataset.transform}.pt"
         compute = lambda: extract_features(  # noqa: E731
             self.model, dataset, config.head_views, config.batch_size, self.device, self.options,
             self.num_workers, progress=self.progress and self.is_main,
         )  # fmt: skip
-        return cached_features(path, features_fingerprint(self.model, dataset, config.head_views), compute, write=self.is_main)
+        return cached_features(path, fingerprint, compute, write=self.is_main)
 
     def head_targets(self) -> torch.Tensor:
         """The head stage's targets: the photos' own votes ``[N, K]``, or (``head_targets="every_theme"``, the
