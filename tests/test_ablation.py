@@ -1,5 +1,6 @@
 """The ablation runner: one config, variants that change only what the paper varies, across seeds."""
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,18 @@ def test_variants_change_only_what_the_paper_varies(tmp_path, tiny_config):
         variant_config(base, "Bigger Model", 0, tmp_path)
 
 
+def test_variants_without_a_theme_fit_their_own_votes(tmp_path, tiny_config):
+    base = tiny_config(tmp_path, tmp_path / "out", head_epochs=1, head_targets="every_theme", no_theme="posterior")
+    for name, changes in VARIANTS.items():
+        config = variant_config(base, name, seed=0, out_dir=tmp_path / "ablation")
+        if changes["use_theme"]:
+            assert (config.head_targets, config.no_theme) == (changes.get("head_targets", "every_theme"), "posterior"), name
+        else:  # no theme to condition on: the photos' own votes, the learned no-theme input
+            assert (config.head_targets, config.no_theme) == ("votes", "learned"), name
+    assert variant_config(base, "Pad+ROI+Theme (own votes)", 0, tmp_path).head_targets == "votes"
+    assert len({variant_config(base, name, 0, tmp_path).out_dir for name in VARIANTS}) == len(VARIANTS)
+
+
 @pytest.mark.slow
 def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, tiny_config, write_tiny_folder):
     root = write_tiny_folder(tmp_path / "data", n_train=8, n_val=4, n_test=4)
@@ -33,6 +46,10 @@ def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, 
     assert pd.read_csv(out / "results.csv").shape[0] == 4
     with_theme = load_checkpoint(results["checkpoint"].iloc[2])
     assert with_theme["config"]["use_theme"] is True and with_theme["config"]["seed"] == 0
+    provenance = json.loads((out / "results.json").read_text())  # what notebook 03 names as the table's source
+    assert provenance["command"] is None and provenance["finished_utc"] and provenance["started_utc"]
+    assert provenance["seeds"] == [0, 1] and provenance["variants"] == ["Pad+ROI", "Pad+ROI+Theme"] and provenance["tta"] is False
+    assert provenance["config"]["backbone"] == "compact" and "git_commit" in provenance
     # A second call finds every pair done and trains nothing.
     before = (out / "results.csv").stat().st_mtime_ns
     again = run_ablation(base, out, seeds=(0, 1), variants=["Pad+ROI", "Pad+ROI+Theme"], tta=False, progress=False)

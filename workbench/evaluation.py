@@ -23,7 +23,7 @@ from workbench.checkpoints import load_checkpoint, model_from_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
-from workbench.feature_cache import cache_path, cached_split_features, test_views_fingerprint
+from workbench.feature_cache import cache_path, cached_split_features, evaluation_fingerprint
 from workbench.inference import TestViews, ViewFeatures, head_predictions, mean_over_views, shape_sorted_batches, view_features
 from workbench.metrics import evaluate, results_table
 from workbench.model.heads import NO_THEME
@@ -161,7 +161,7 @@ def evaluate_checkpoint(
     options = device_options(config, target_device)
     features = None
     if feature_cache is not None and _rank_share()[1] == 1:
-        fingerprint = test_views_fingerprint(model, dataset, tta)
+        fingerprint = evaluation_fingerprint(model, dataset, tta)
         compute = lambda: list(split_features(  # noqa: E731
             model, dataset, batch_size or config.batch_size, target_device, tta, num_workers=num_workers, options=options, progress=progress,
         ))  # fmt: skip

@@ -39,7 +39,7 @@ def features_fingerprint(model: AestheticModel, dataset: AestheticDataset, views
     return digest.hexdigest()
 
 
-def test_views_fingerprint(model: AestheticModel, dataset: AestheticDataset, tta: bool) -> str:
+def evaluation_fingerprint(model: AestheticModel, dataset: AestheticDataset, tta: bool) -> str:
     """``features_fingerprint`` of a split's test views (one view, or the paper's six / 20 fixed-seed ones)."""
     return features_fingerprint(model, dataset, f"test views, tta={bool(tta)}")
 

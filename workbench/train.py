@@ -56,7 +56,7 @@ from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model, split_features
 from workbench.data.synth import truth_under_every_theme
-from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, test_views_fingerprint
+from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, evaluation_fingerprint
 from workbench.head_stage import dataset_themes, extract_features, fit_head
 from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
@@ -453,7 +453,7 @@ class Trainer:
         if self.backbone_frozen and self.frozen_val_features is None:
             compute = lambda: list(split_features(self.model, self.val_set, **evaluation))  # noqa: E731
             if config.feature_cache and self.world.size == 1:  # under DDP each rank holds its own share
-                fingerprint = test_views_fingerprint(self.model, self.val_set, config.eval_tta)
+                fingerprint = evaluation_fingerprint(self.model, self.val_set, config.eval_tta)
                 path = cache_path(config.feature_cache, self.val_set, fingerprint)
                 self.frozen_val_features = cached_split_features(path, fingerprint, compute, self.device)
             else:
