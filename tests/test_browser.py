@@ -360,6 +360,11 @@ def test_narrow_page_has_nothing_cut_or_overlapping(browser, url):
         page.wait_for_timeout(500)
         rights = page.evaluate("() => [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right)")
         assert len(rights) >= 4 and max(rights) <= 400, rights  # every table (examples, views, ranking, redraw) whole in view
+        page.wait_for_function(TABLES_SETTLED_JS, arg="#movement [role=gridcell], #table [role=gridcell], #ranking [role=gridcell]", polling="raf")
+        for table in ("movement", "table", "ranking"):  # and inside its own frame: no column behind a table's scroll bar
+            frame = page.locator(f"#{table}").evaluate(TABLE_FRAME_JS)
+            beyond = [cell["text"] for cell in page.locator(f"#{table}").evaluate(CELL_LAYOUT_JS, CELLS) if cell["right"] > frame["right"] + 1]
+            assert not beyond and frame["sideways"] <= 1, (table, frame, beyond)
         for table in ("movement", "table", "ranking"):  # headers wrap between words, never inside one ("redraw-n"), nor are cut
             headers = page.locator(f"#{table} table.header-table").evaluate(CELL_LAYOUT_JS, HEADERS)
             assert len(headers) >= 4 and all(not header["split"] and not header["cut"] for header in headers), (table, headers)
