@@ -19,9 +19,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 MEAN = re.compile(r"Predicted mean score: ([0-9.]+) \(std [0-9.]+\) under theme (.+)")
 TIMEOUT_MS = 120_000  # the 2-core CI machine is shared; an analysis takes ~1-3 s there
-# Each header cell of a table: its text, the words the browser laid out over more than one line (split
-# mid-word), and whether its text overflows the cell (cut). A word's rectangles, one per line it spans.
-HEADER_LAYOUT_JS = """(table) => [...table.querySelectorAll('th span.header')].map(span => {
+# Each cell of a table (the span with its text, picked by a selector): its text, the words the browser laid
+# out over more than one line (split mid-word: "redraw-n", "5.09 / 9"), whether its text overflows the cell
+# (cut), and the right edge of the cell. A word's rectangles, one per line it spans.
+CELL_LAYOUT_JS = """(root, selector) => [...root.querySelectorAll(selector)].map(span => {
   const split = [];
   for (const node of [...span.childNodes].filter(child => child.nodeType === Node.TEXT_NODE)) {
     for (const match of node.data.matchAll(/\\S+/g)) {
@@ -31,8 +32,27 @@ HEADER_LAYOUT_JS = """(table) => [...table.querySelectorAll('th span.header')].m
       if (new Set([...range.getClientRects()].map(rect => Math.round(rect.top))).size > 1) split.push(match[0]);
     }
   }
-  return {text: span.innerText, split, cut: span.scrollWidth > span.clientWidth};
+  const cell = span.closest('th, [role=gridcell]');
+  return {text: span.innerText, split, cut: span.scrollWidth > span.clientWidth, right: cell.getBoundingClientRect().right};
 })"""
+HEADERS = "th span.header"
+CELLS = "th span.header, [role=gridcell] span"  # the header row and every row shown (not Gradio's hidden sizing row)
+# A Gradio table's frame: the right edge of its grid and how far any box inside it scrolls sideways (a column
+# pushed out of the frame hides behind a scroll bar of its own, while the page itself does not scroll).
+TABLE_FRAME_JS = """(root) => {
+  const grid = root.querySelector('[role=grid]');
+  const shown = [grid, ...grid.querySelectorAll('*')].filter(box => !box.closest('[aria-hidden=true]'));
+  const scrolling = shown.filter(box => /auto|scroll/.test(getComputedStyle(box).overflowX));
+  return {right: grid.getBoundingClientRect().right, sideways: Math.max(0, ...scrolling.map(box => box.scrollWidth - box.clientWidth))};
+}"""
+# True once the tables' cells have kept their places for 20 animation frames (Gradio sizes the columns after
+# the rows arrive): a wait counted in frames drawn, not in seconds.
+TABLES_SETTLED_JS = """(selector) => {
+  const now = JSON.stringify([...document.querySelectorAll(selector)].map(cell => Math.round(cell.getBoundingClientRect().right)));
+  const seen = window.__tableLayout || {now: '', frames: 0};
+  window.__tableLayout = {now, frames: seen.now === now ? seen.frames + 1 : 0};
+  return window.__tableLayout.frames >= 20;
+}"""
 
 pytestmark = [
     pytest.mark.browser,
@@ -340,10 +360,15 @@ def test_narrow_page_has_nothing_cut_or_overlapping(browser, url):
         page.wait_for_timeout(500)
         rights = page.evaluate("() => [...document.querySelectorAll('table')].map(t => t.getBoundingClientRect().right)")
         assert len(rights) >= 4 and max(rights) <= 400, rights  # every table (examples, views, ranking, redraw) whole in view
+        page.wait_for_function(TABLES_SETTLED_JS, arg="#movement [role=gridcell], #table [role=gridcell], #ranking [role=gridcell]", polling="raf")
+        for table in ("movement", "table", "ranking"):  # and inside its own frame: no column behind a table's scroll bar
+            frame = page.locator(f"#{table}").evaluate(TABLE_FRAME_JS)
+            beyond = [cell["text"] for cell in page.locator(f"#{table}").evaluate(CELL_LAYOUT_JS, CELLS) if cell["right"] > frame["right"] + 1]
+            assert not beyond and frame["sideways"] <= 1, (table, frame, beyond)
         for table in ("movement", "table", "ranking"):  # headers wrap between words, never inside one ("redraw-n"), nor are cut
-            headers = page.locator(f"#{table} table.header-table").evaluate(HEADER_LAYOUT_JS)
+            headers = page.locator(f"#{table} table.header-table").evaluate(CELL_LAYOUT_JS, HEADERS)
             assert len(headers) >= 4 and all(not header["split"] and not header["cut"] for header in headers), (table, headers)
-        assert "share of the truth's change" in [header["text"] for header in page.locator("#movement table.header-table").evaluate(HEADER_LAYOUT_JS)]
+        assert "share of the truth's change" in [header["text"] for header in page.locator("#movement table.header-table").evaluate(CELL_LAYOUT_JS, HEADERS)]
         screenshot(page, "app_400.png")
         assert narrow.errors == []
     finally:
@@ -389,6 +414,40 @@ def test_narrow_batch_tab_shows_every_column_and_caption(browser, url, tmp_path)
         assert narrow.errors == []
     finally:
         page.close()
+
+
+def test_shipped_model_at_400_px_shows_every_column_of_the_view_and_ranking_tables_whole(browser):
+    """The shipped checkpoint (EfficientNet-Lite0, four views, sixteen themes) at 400 px. The view table's last
+    column ("EMD against") once ended 13 px right of the table's frame, cut behind the table's own sideways
+    scroll bar, while the page did not scroll sideways and every table stayed left of 400 px; the first
+    mend split numbers over two lines ("5.09" above "9"). Every cell of the view and ranking tables ends
+    inside its frame, no table scrolls sideways, and no word or number is split."""
+    from playwright.sync_api import expect
+
+    app = build_app(ROOT / "checkpoints" / "demo.pt")
+    try:
+        with serving(app.demo, **LAUNCH_OPTIONS) as address:
+            narrow = Tab(browser, address, width=400)
+            page = narrow.page
+            narrow.upload(EXAMPLE)
+            expect(page.locator("#summary")).to_contain_text("Predicted mean score")
+            expect(page.locator("#table [role=gridcell]").filter(has_text="resized_pad")).to_have_count(1)  # every view's row
+            expect(page.locator("#ranking [role=gridcell]").filter(has_text="lowest 1")).to_have_count(1)
+            page.wait_for_function(TABLES_SETTLED_JS, arg="#table [role=gridcell], #ranking [role=gridcell]", polling="raf")
+            assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate("window.innerWidth")
+            for table in ("table", "ranking"):
+                frame = page.locator(f"#{table}").evaluate(TABLE_FRAME_JS)
+                cells = page.locator(f"#{table}").evaluate(CELL_LAYOUT_JS, CELLS)
+                assert len(cells) >= 36, (table, cells)  # 6 x 6 (header, truth, four views), 4 x 11 (header, ten ranks)
+                beyond = [(cell["text"], round(cell["right"])) for cell in cells if cell["right"] > frame["right"] + 1]
+                assert not beyond, (table, round(frame["right"]), beyond)  # every column inside the table's frame
+                assert frame["sideways"] <= 1, (table, frame)
+                assert [(cell["text"], cell["split"]) for cell in cells if cell["split"] or cell["cut"]] == [], table
+            screenshot(page, "demo_400.png")
+            assert narrow.errors == []
+            page.close()
+    finally:
+        app.store.remove()
 
 
 def test_model_choice_redraws_every_chart_and_keeps_the_theme(browser, tmp_path):

@@ -15,7 +15,8 @@ SLIDER_STEP = 0.01  # fine enough to show a benchmark photo's own attribute valu
 PROMPT = "Upload a photo, pick an example or draw a benchmark photo."
 LAB_NEEDS_BENCHMARK = "*The lab redraws photos of the synthetic benchmark: pick an example or draw one to use it.*"
 # Table headers wrap between words only; long names in the batch tables wrap anywhere; below 600 px smaller
-# type and tight cells keep every column in view, and the gallery's thumbnails reflow to the width.
+# type and tight cells keep every column in view (the view and ranking tables' cells wrap between words, so
+# a theme name takes two lines and a number never does), and the gallery's thumbnails reflow to the width.
 NARROW_CSS = """
 table th span.wrap { word-break: normal !important; overflow-wrap: normal !important; }
 #batch-table td, #batch-table td span, #batch-failed td, #batch-failed td span { overflow-wrap: anywhere !important; white-space: normal !important; }
@@ -24,7 +25,7 @@ table th span.wrap { word-break: normal !important; overflow-wrap: normal !impor
   table th, table td, .body-cell, .body-cell span { font-size: 11px !important; }
   table th, table td, .body-cell .cell-wrap { padding: 2px 3px !important; }
   table .cell-wrap, table .header-content { padding: 0 !important; }
-  #table td, #table td span, #ranking td, #ranking td span { overflow-wrap: anywhere !important; white-space: normal !important; }
+  #table td, #table td span, #ranking td, #ranking td span { white-space: normal !important; overflow-wrap: normal !important; word-break: normal !important; }
 }
 """  # the hidden table Gradio measures column widths on, and the cells it shows, must agree
 
