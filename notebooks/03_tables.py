@@ -146,7 +146,7 @@ from workbench.ablation import PAPER_ROWS_OF_VARIANTS, run_ablation
 from workbench.analysis import aggregate_seeds
 from workbench.checkpoints import load_checkpoint
 from workbench.metrics import TABLE_LAYOUTS
-from workbench.notebook import NOT_MEASURED, ablation_table, results_source
+from workbench.notebook import NOT_MEASURED, ablation_provenance, ablation_table, results_source
 
 results_path = repo_path(ABLATION_RESULTS)
 results, results_from, results_block = None, None, "results file"
@@ -179,6 +179,14 @@ if results is not None:
         measured = ablation_table(aggregated, rows, name, source=f"{results_from} | {trained_on}, test split")
         paper = published_table(name, source="paper | AVA test split | published, one run per row")
         show(name, {"paper": paper, results_block: measured})
+    recipe = ablation_provenance(results_path).get("config") if results_block == "results file" else None
+    if recipe:  # the paper's row names are Inception-v3's geometry; say the measured run's own
+        display(Markdown(
+            f"**The measured run's geometry**: backbone `{recipe.get('backbone')}`, canvas {recipe.get('canvas')}, ROI size "
+            f"{recipe.get('roi_size')} for the full-view rows (Table IV's \"Feature 146\" row is this size), head `{recipe.get('head')}`, "
+            f"head targets `{recipe.get('head_targets')}` (variants without a theme: the photos' own votes), "
+            f"{recipe.get('limit_images')} training photos, backbone {'frozen' if not recipe.get('epochs') else 'fine-tuned'}."
+        ))
     wanted = list(dict.fromkeys(variant for rows in PAPER_ROWS_OF_VARIANTS.values() for variant in rows.values()))
     seeds_of = {variant: int(aggregated.at[variant, ("seeds", "n")]) for variant in wanted if variant in aggregated.index}
     display(Markdown(
