@@ -9,15 +9,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 
 # Floors, lowest first; a module may import only from floors below its own. docs/DESIGN.md draws the same.
 FLOORS = [
-    ["data.batching", "data.synth", "model.roi", "losses", "metrics", "curves"],
-    ["data.images", "paper"],
-    ["data.augment", "data.tables", "data.jpeg_batch"],
-    ["data.ava", "data.photonet", "data.csv_folder", "data.datasets", "model.heads", "model.backbones"],
+    ["data.batching", "data.synth_truth", "model.roi", "losses", "metrics", "curves"],
+    ["data.images", "data.synth_attributes", "paper"],
+    ["data.augment", "data.tables", "data.jpeg_batch", "data.synth_render"],
+    ["data.ava", "data.photonet", "data.csv_folder", "data.datasets", "data.synth", "model.heads", "model.backbones"],
     ["data.prepare", "model.efficientnet_lite", "model.build"],
     ["data", "model"],
     ["checkpoints", "config"],
     ["runtime"],
     ["inference"],
+    ["feature_cache"],
     ["evaluation", "head_stage", "predict", "explain"],
     ["train", "counterfactual", "analysis.votes", "analysis.aspect", "analysis.failures", "analysis.seeds"],
     ["analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],

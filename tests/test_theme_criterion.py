@@ -9,7 +9,8 @@ from workbench import Predictor
 from workbench.checkpoints import load_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.csv_folder import read_csv_folder
-from workbench.data.synth import distribution_moments, generate_dataset, theme_names, truth_under_every_theme
+from workbench.data.synth import generate_dataset
+from workbench.data.synth_truth import distribution_moments, theme_names, truth_under_every_theme
 from workbench.feature_cache import cached_features
 from workbench.head_stage import fit_head
 from workbench.model.build import build_model

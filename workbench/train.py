@@ -55,7 +55,7 @@ from workbench.data.batching import MIN_SIDE, EpochBatchSampler, ResumedBatchSam
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.prepare import data_description, prepare_table
 from workbench.evaluation import evaluate_model, split_features
-from workbench.data.synth import truth_under_every_theme
+from workbench.data.synth_truth import truth_under_every_theme
 from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, test_views_fingerprint
 from workbench.head_stage import dataset_themes, extract_features, fit_head
 from workbench.inference import ViewFeatures
