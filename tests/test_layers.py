@@ -20,9 +20,9 @@ FLOORS = [
     ["inference"],
     ["feature_cache"],
     ["evaluation", "head_stage", "predict", "explain"],
-    ["train", "counterfactual", "analysis.votes", "analysis.aspect", "analysis.failures", "analysis.seeds"],
-    ["analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],
-    ["analysis"],
+    ["trainer", "counterfactual", "analysis.votes", "analysis.aspect", "analysis.failures", "analysis.seeds"],
+    ["hooks", "analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],
+    ["train", "analysis"],
     ["plots", "ablation", "fidelity", "demo.cache", "demo.drawing", "demo.tables", "demo.models", "demo.store"],
     ["figures", "demo.benchmark"],
     ["demo.session"],
@@ -82,6 +82,6 @@ def test_no_import_runs_back_up_or_sideways():
 
 
 def test_prediction_does_not_load_the_training_config_or_the_trainer():
-    code = "import sys, workbench.predict; print(sorted(m for m in sys.modules if m in ('workbench.config', 'workbench.train', 'workbench.evaluation')))"
+    code = "import sys, workbench.predict; print(sorted(m for m in sys.modules if m in ('workbench.config', 'workbench.train', 'workbench.trainer', 'workbench.hooks', 'workbench.evaluation')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent).stdout
     assert out.strip() == "[]"
