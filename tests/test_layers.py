@@ -28,6 +28,7 @@ FLOORS = [
     ["demo.session"],
     ["demo.batch", "demo.registry", "demo", "notebook"],
     ["demo.page"],
+    ["demo.lab_panel", "demo.batch_tab"],
     ["", "__main__"],  # "": the package's own __init__ (lazy re-exports, for users)
 ]
 # Imports that look up but are not a dependency, each with why.
