@@ -2,7 +2,8 @@
 
     python app.py [--checkpoint checkpoints/demo.pt | FOLDER] [--port 7860] [--host 127.0.0.1] [--device cpu]
 
-Layout and wiring only (the logic is ``workbench.demo``). ``create_app(checkpoint)`` builds the page (tests and
+Layout and wiring only (the logic is ``workbench.demo``; the lab and the Many photos tab lay themselves out:
+``demo.lab_panel``, ``demo.batch_tab``). ``create_app(checkpoint)`` builds the page (tests and
 benchmarks call it; nothing happens at import); ``main()`` serves it with its own file folder, removed on exit,
 Ctrl-C or SIGTERM. One request per user action: a theme switch sends only what depends on the theme.
 """
@@ -24,12 +25,13 @@ from gradio_client import handle_file  # noqa: E402
 from workbench.checkpoints import CheckpointError  # noqa: E402
 from workbench.data.augment import TRANSFORMS  # noqa: E402
 from workbench.data.images import ImageError  # noqa: E402
-from workbench.demo.batch import FAILED_COLUMNS, batch_columns, limits_text, score_uploads, shown_table  # noqa: E402
-from workbench.demo.benchmark import SLIDER_ATTRIBUTES, BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
+from workbench.demo.batch_tab import BatchTab  # noqa: E402
+from workbench.demo.benchmark import BenchmarkPhoto, BenchmarkRegistry  # noqa: E402
 from workbench.demo.drawing import DISPLAY_SIDE, heat_scale_html  # noqa: E402
+from workbench.demo.lab_panel import LabPanel  # noqa: E402
 from workbench.demo.models import model_banner, public_card  # noqa: E402
 from workbench.demo.page import (  # noqa: E402
-    LAB_NEEDS_BENCHMARK, NARROW_CSS, NO_HEAT, PROMPT, SLIDER_STEP, VIEW_TITLES, WITH_THEME, example_inputs, heat_file, intro, kept_theme, view_files,
+    NARROW_CSS, NO_HEAT, PROMPT, VIEW_TITLES, WITH_THEME, example_inputs, heat_file, intro, kept_theme, view_files,
 )  # fmt: skip
 from workbench.demo.registry import ModelRegistry, open_checkpoints  # noqa: E402
 from workbench.demo.session import DemoSession, Page, PhotoState  # noqa: E402
@@ -124,17 +126,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
                                              elem_id="histogram-truth", color_map={TRUTH: "#54a24b"}, **bars)  # fmt: skip
                 no_theme_histogram = gr.BarPlot(None, label=f"Predicted, full view, {NO_THEME_NAME}", elem_id="histogram-no-theme",
                                                 color_map={NO_THEME_NAME: "#888888"}, visible=has_themes, **bars)  # fmt: skip
-            with gr.Group(elem_id="redraw"):
-                gr.Markdown("**Redraw this benchmark photo with one attribute changed** (the rest of the scene stays as drawn): "
-                            "how far do the truth and each view's prediction move?")  # fmt: skip
-                lab_note = gr.Markdown(LAB_NEEDS_BENCHMARK, elem_id="lab-note")
-                with gr.Row():
-                    attribute = gr.Dropdown(list(SLIDER_ATTRIBUTES), value="grain", label="attribute", elem_id="attribute", min_width=160,
-                                            info=SLIDER_ATTRIBUTES["grain"][2], interactive=False)  # fmt: skip
-                    value = gr.Slider(0, 1, value=1, step=SLIDER_STEP, label="new value (redraws on release)", elem_id="attribute-value",
-                                      min_width=200, interactive=False)  # fmt: skip
-                movement = gr.Dataframe(empty(MOVEMENT_COLUMNS), label="Mean score, the scene as drawn vs redrawn",
-                                        interactive=False, elem_id="movement", wrap=True)  # fmt: skip
+            lab = LabPanel.build()
             with gr.Row():
                 with gr.Column(min_width=300):
                     gr.Markdown("**The four views:** what the network sees, and its prediction under the chosen theme, each by the "
@@ -157,28 +149,15 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             ranking = gr.Dataframe(empty(RANKING_COLUMNS), label=f"Themes under which this photo scores highest / lowest (top {TOP_THEMES})",
                                    interactive=False, elem_id="ranking", wrap=True, visible=has_themes)  # fmt: skip
         with gr.Tab("Many photos", id="many"):
-            gr.Markdown(f"Several photos or zips of them: mean and std of each under the theme and with none (full view); "
-                        f"{limits_text()}. Files that cannot be used are listed; the others are scored.")  # fmt: skip
-            with gr.Row():
-                batch_files = gr.File(label="Photos or .zip", file_count="multiple", elem_id="batch-files")  # any file: bad ones are listed
-                with gr.Column():
-                    batch_theme = gr.Dropdown(theme_choices, value=NO_THEME_NAME, label="Theme", filterable=True,
-                                              visible=has_themes, elem_id="batch-theme")  # fmt: skip
-                    batch_run = gr.Button("Score them", variant="primary", elem_id="batch-run")
-                    batch_csv = gr.File(label="Results as CSV", interactive=False, elem_id="batch-csv")
-            batch_table = gr.Dataframe(shown_table(empty(batch_columns())), label="Scores (the CSV has each number in its own column)", interactive=False, elem_id="batch-table", wrap=True)
-            batch_failed = gr.Dataframe(empty(FAILED_COLUMNS), label="Files that could not be used", interactive=False,
-                                        elem_id="batch-failed", wrap=True, column_widths=["35%", "65%"])  # fmt: skip
-            batch_gallery = gr.Gallery(label="Thumbnails (caption: mean under the theme)", columns=6, height="auto", object_fit="contain",
-                                       elem_id="batch-gallery")  # fmt: skip
+            batch = BatchTab.build(theme_choices, has_themes)
         with gr.Accordion("About this model (checkpoint card)", open=False):
             card = gr.JSON(public_card(first), elem_id="card")
 
         histograms = {WITH_THEME: theme_histogram, TRUTH: truth_histogram, NO_THEME_NAME: no_theme_histogram,
                       **{view: view_histograms[view] for view in TRANSFORMS}}  # fmt: skip
         images = list(view_images.values())
-        page_outputs = [state, info, canvas, summary, *histograms.values(), *images, table, ranking, movement, attribute, value, lab_note]
-        switch_outputs = [state, info, summary, theme_histogram, truth_histogram, *view_histograms.values(), *images, table, movement]
+        page_outputs = [state, info, canvas, summary, *histograms.values(), *images, table, ranking, lab.movement, lab.attribute, lab.value, lab.note]
+        switch_outputs = [state, info, summary, theme_histogram, truth_histogram, *view_histograms.values(), *images, table, lab.movement]
 
         def bars_of(dist: np.ndarray | None, series: str) -> pd.DataFrame:
             """A chart's data (zero bars when there is none). Only data, never a new y scale: a chart sent data and a
@@ -190,18 +169,15 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             """The page's components for ``page``: all of them for a new photo, the theme's part after a switch."""
             new = page.views is not None
             values = {state: page.state, summary: page.summary, table: page.table,
-                      movement: page.movement if page.movement is not None else empty(MOVEMENT_COLUMNS),
+                      lab.movement: page.movement if page.movement is not None else empty(MOVEMENT_COLUMNS),
                       theme_histogram: bars_of(page.distributions["full"], WITH_THEME), truth_histogram: bars_of(page.truth, TRUTH),
                       **{view_histograms[v]: bars_of(page.distributions[v], v) for v in TRANSFORMS}}  # fmt: skip
             if new:
                 themed = bool(registry.session(page.state.model).predictor.theme_names)
-                lab = page.state.benchmark is not None
                 values |= {info: page.info, ranking: gr.Dataframe(page.ranking, visible=themed),
                            canvas: store.image(registry.image_name(page.state, "canvas"), lambda: page.canvas),
                            no_theme_histogram: gr.BarPlot(bars_of(page.distributions[NO_THEME_NAME], NO_THEME_NAME), visible=True)
-                           if themed else gr.BarPlot(visible=False),
-                           attribute: gr.Dropdown(interactive=lab), lab_note: "" if lab else LAB_NEEDS_BENCHMARK}  # fmt: skip
-                values[value] = slider_for(attribute_name, page.state) if lab else gr.Slider(interactive=False)
+                           if themed else gr.BarPlot(visible=False), **lab.shown(page.state, attribute_name)}  # fmt: skip
                 for view, image in view_images.items():
                     w, h = page.views[view].size
                     path = store.image(registry.image_name(page.state, view), lambda view=view: page.views[view].thumbnail)
@@ -214,8 +190,7 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             """The page with no photo: empty tables with their headers, empty plots, views unlabelled by size."""
             themed = bool(registry.session(model_name).predictor.theme_names)
             return {state: None, info: message, canvas: None, summary: "", table: empty(COMPARISON_COLUMNS),
-                    ranking: gr.Dataframe(empty(RANKING_COLUMNS), visible=themed), movement: empty(MOVEMENT_COLUMNS), lab_note: LAB_NEEDS_BENCHMARK,
-                    attribute: gr.Dropdown(interactive=False), value: gr.Slider(interactive=False),
+                    ranking: gr.Dataframe(empty(RANKING_COLUMNS), visible=themed), **lab.cleared(),
                     **{plot: bars_of(None, series) for series, plot in histograms.items() if themed or plot is not no_theme_histogram},
                     **{image: gr.Image(None, label=VIEW_TITLES[view]) for view, image in view_images.items()}}  # fmt: skip
 
@@ -255,21 +230,6 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             own = scene.attributes()["theme"]  # predicted under its own theme, as its truth is judged
             return {photo: str(path), theme: own if own in session.predictor.theme_names else NO_THEME_NAME}
 
-        def slider_for(name: str, current: PhotoState | None) -> gr.Slider:
-            """The slider for attribute ``name``, at the shown benchmark photo's value (else at its low end)."""
-            low, high, _ = SLIDER_ATTRIBUTES[name]
-            start = current.benchmark.current_value(name) if current is not None and current.benchmark is not None else low
-            return gr.Slider(low, high, value=round(start, 2), step=SLIDER_STEP, interactive=current is not None and current.benchmark is not None)
-
-        def on_attribute(name: str, current: PhotoState | None):
-            return gr.Dropdown(info=SLIDER_ATTRIBUTES[name][2]), slider_for(name, current)
-
-        def on_redraw(name: str, new_value: float, current: PhotoState | None):
-            if current is None or current.benchmark is None:
-                gr.Warning("Redrawing needs a benchmark photo: pick an example or draw one first.")
-                return gr.skip()
-            return str(registry.session(current.model).draw_benchmark_photo(current.benchmark.with_attribute(name, new_value)))
-
         def on_heat(view: str, current: PhotoState | None) -> dict:
             """The heat map on the chosen view, the plain view on the others."""
             if current is None:
@@ -287,34 +247,21 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
             kept = kept_theme(theme_value, names)
             controls = {banner: model_banner(session.predictor), card: public_card(session.predictor),
                         theme: gr.Dropdown([NO_THEME_NAME, *names], value=kept, visible=bool(names)),
-                        batch_theme: gr.Dropdown([NO_THEME_NAME, *names], value=NO_THEME_NAME, visible=bool(names)),
+                        batch.theme: gr.Dropdown([NO_THEME_NAME, *names], value=NO_THEME_NAME, visible=bool(names)),
                         ranking: gr.Dataframe(visible=bool(names)), no_theme_histogram: gr.BarPlot(visible=bool(names))}  # fmt: skip
             return controls | on_photo(path, kept, model_name, attribute_name, heat) if path is not None else controls
 
-        def on_batch(paths: list[str] | None, theme_value: str, model_name: str = registry.default, progress=gr.Progress()):
-            if not paths:
-                gr.Warning("Choose photos or a zip first.")
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            try:
-                table_, failed, thumbnails, path = score_uploads(registry.session(model_name), paths, theme_value, store,
-                                                                 lambda done, total, name: progress(done / total, desc=f"{done} of {total}: {name}"))  # fmt: skip
-            except (ValueError, CheckpointError) as error:
-                gr.Warning(str(error))
-                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return table_, failed, thumbnails, str(path)
-
         quiet = {"api_visibility": "private", "show_progress": "hidden"}
-        photo.change(on_photo, [photo, theme, model, attribute, heat_view], page_outputs, api_name="analyze").success(
+        photo.change(on_photo, [photo, theme, model, lab.attribute, heat_view], page_outputs, api_name="analyze").success(
             after_photo, [photo, theme, state, heat_view], switch_outputs, **quiet, **SWITCH)  # fmt: skip
         # .select: one event per choice the user makes (not the value an example sets with its photo); one request.
         theme.select(on_theme, [photo, theme, state, model, heat_view], switch_outputs, api_name="switch_theme", **SWITCH)
-        model.input(on_model, [model, photo, theme, attribute, heat_view], [banner, card, theme, batch_theme, *page_outputs],
+        model.input(on_model, [model, photo, theme, lab.attribute, heat_view], [banner, card, theme, batch.theme, *page_outputs],
                     api_visibility="private")  # fmt: skip
         make.click(on_make, [index, seed, model], [photo, theme, info], api_name="draw_benchmark_photo")
-        attribute.input(on_attribute, [attribute, state], [attribute, value], **quiet)
-        value.release(on_redraw, [attribute, value, state], photo, api_name="redraw")
+        lab.wire(registry, state, photo)
         heat_view.input(on_heat, [heat_view, state], images, api_name="heat_map")
-        batch_run.click(on_batch, [batch_files, batch_theme, model], [batch_table, batch_failed, batch_gallery, batch_csv], api_name="score_many")
+        batch.wire(registry, store, model)
     blocks.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE)
     return blocks
 

@@ -479,7 +479,7 @@ REAL_AVA_SIZES = ROOT.parent / "shared" / "ava" / "IMAGES.csv"  # the 62 real AV
 
 def ava_like_sizes(n: int, seed: int = 0) -> np.ndarray:
     """``int64[n, 2]`` (h, w): the synthetic benchmark's AVA-like sizes (long side 300-800, 3:2, 4:3, ...)."""
-    from workbench.data.synth import sample_attributes
+    from workbench.data.synth_attributes import sample_attributes
 
     return np.array([(a["height"], a["width"]) for a in (sample_attributes(i, seed) for i in range(n))], dtype=np.int64)
 

@@ -45,7 +45,8 @@ from common import base_parser, median, print_header, print_ratio, print_table, 
 from workbench.data.batching import IMAGENET_MEAN, IMAGENET_STD, pad_batch, to_normalized_tensor
 from workbench.data.images import load_image
 from workbench.data.jpeg_batch import decode_photos, normalize_photo
-from workbench.data.synth import generate_image, sample_attributes
+from workbench.data.synth_attributes import sample_attributes
+from workbench.data.synth_render import generate_image
 
 BATCH = 16
 EXIF_ORIENTATION = 0x0112

@@ -54,7 +54,7 @@ DEFAULT_PHOTO = ROOT / "examples" / "golden-hour.jpg"
 def untrained_checkpoint(folder: Path) -> Path:
     """An untrained compact model with the demo checkpoint's geometry, saved under ``folder``."""
     from workbench.checkpoints import save_checkpoint
-    from workbench.data.synth import theme_names
+    from workbench.data.synth_truth import theme_names
     from workbench.model.build import build_model
 
     names = theme_names()
@@ -73,7 +73,7 @@ def photo_path(args, folder: Path) -> Path:
         return Path(args.photo)
     if DEFAULT_PHOTO.is_file():
         return DEFAULT_PHOTO
-    from workbench.data.synth import generate_image
+    from workbench.data.synth_render import generate_image
 
     path = folder / "photo.jpg"
     generate_image(7, 0)[0].save(path, quality=90)

@@ -25,7 +25,8 @@ import torch
 from workbench.data.augment import transform_canvas
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
-from workbench.data.synth import distribution_moments, expected_distribution, generate_image, truth_under_every_theme
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import distribution_moments, expected_distribution, truth_under_every_theme
 from workbench.config import TrainConfig
 from workbench.fidelity import ATTRIBUTE_PROBES, _srcc, agreement, theme_response
 from workbench.head_stage import dataset_themes, extract_features, fit_head

@@ -27,7 +27,8 @@ from workbench.checkpoints import load_checkpoint
 from workbench.data.synth import generate_dataset
 from workbench.config import TrainConfig
 from workbench.evaluation import evaluate_checkpoint
-from workbench.train import Hook, train
+from workbench.train import train
+from workbench.trainer import Hook
 
 results: list[dict] = []
 

@@ -16,7 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from workbench.data.synth import JPEG_OPTIONS, generate_image, sample_attributes  # noqa: E402
+from workbench.data.synth import JPEG_OPTIONS  # noqa: E402
+from workbench.data.synth_attributes import sample_attributes  # noqa: E402
+from workbench.data.synth_render import generate_image  # noqa: E402
 
 # Themes whose photos show the method: blur judged by the theme, extreme and portrait aspect
 # ratios (what resize warps and crop cuts), shape, colour and the full-resolution grain.

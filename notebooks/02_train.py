@@ -124,7 +124,7 @@ print(f"theme prior on validation (labels only): SRCC(mean) {baseline['srcc_mean
 #
 # First the backbone's features of every training photo are cached (a progress bar: the slow part, the
 # backbone at full resolution), then the validation photos' once (this monitor and the trainer's own validation
-# share them); then each head-stage epoch redraws the curves below. `HeadStageMonitor` is a `workbench.train.Hook` (its `after_head_epoch`); `train` calls it.
+# share them); then each head-stage epoch redraws the curves below. `HeadStageMonitor` is a `workbench.trainer.Hook` (its `after_head_epoch`); `train` calls it.
 
 # %%
 import dataclasses
@@ -159,7 +159,7 @@ curve.round(4).tail(3)
 import signal
 
 from workbench.checkpoints import load_checkpoint
-from workbench.train import Hook
+from workbench.trainer import Hook
 
 
 class StopAfterSteps(Hook):

@@ -63,7 +63,7 @@ OUT, SCRATCH, repo_path = run.out, run.scratch, run.path  # figures and tables; 
 # %%
 from workbench.analysis import aspect_ratio_summary, aspect_ratios, folder_sizes
 from workbench.data.csv_folder import read_csv_folder
-from workbench.data.synth import sample_attributes
+from workbench.data.synth_attributes import sample_attributes
 from workbench.plots import plot_aspect_ratios
 
 max_images = 200 if SMOKE else MAX_IMAGES

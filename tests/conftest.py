@@ -16,7 +16,7 @@ from PIL import Image
 from workbench.checkpoints import model_payload, save_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.augment import transform_canvas
-from workbench.data.synth import theme_names
+from workbench.data.synth_truth import theme_names
 from workbench.model import build_model
 
 CANVAS = 256  # small canvas: fast on CPU, and photos above it exercise the downscaling

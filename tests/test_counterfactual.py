@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from workbench.counterfactual import attribute_response, response_summary
-from workbench.data.synth import distribution_moments, expected_distribution, generate_image
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import distribution_moments, expected_distribution
 from workbench.predict import Predictor
 
 

@@ -9,7 +9,9 @@ from PIL import Image
 
 from test_predict import CANVAS, make_tiny_checkpoint, photo
 from workbench.data.images import ImageError
-from workbench.data.synth import distribution_moments, expected_distribution, generate_image, sample_attributes
+from workbench.data.synth_attributes import sample_attributes
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import distribution_moments, expected_distribution
 from workbench.demo import BenchmarkPhoto, DemoSession
 from workbench.demo.drawing import DISPLAY_SIDE, PADDING_GREY, ROI_COLOUR, THUMBNAIL_SIDE, heat_overlay
 from workbench.demo.tables import comparison_table, histogram_frame, movement_table

@@ -11,7 +11,8 @@ from scipy.stats import spearmanr
 from workbench import Predictor
 from workbench.checkpoints import load_checkpoint
 from workbench.counterfactual import attribute_response, response_summary
-from workbench.data.synth import distribution_moments, expected_distribution, generate_image
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import distribution_moments, expected_distribution
 from workbench.metrics import distribution_mean
 
 REPO = Path(__file__).resolve().parents[1]

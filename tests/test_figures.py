@@ -10,7 +10,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from workbench.data.augment import SIX_VIEWS  # noqa: E402
-from workbench.data.synth import expected_distribution, generate_dataset, sample_attributes, theme_names  # noqa: E402
+from workbench.data.synth import generate_dataset  # noqa: E402
+from workbench.data.synth_attributes import sample_attributes  # noqa: E402
+from workbench.data.synth_truth import expected_distribution, theme_names  # noqa: E402
 from workbench.figures import (  # noqa: E402
     benchmark_theme_pairs,
     forward_trace,

@@ -7,7 +7,7 @@ from PIL import Image
 from workbench.data.batching import to_normalized_tensor
 from workbench.data.images import ImageError, load_image
 from workbench.data.jpeg_batch import decode_device, decode_photos, normalize_photo, orient
-from workbench.data.synth import generate_image
+from workbench.data.synth_render import generate_image
 
 EXIF_ORIENTATION = 0x0112
 

@@ -9,24 +9,26 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 
 # Floors, lowest first; a module may import only from floors below its own. docs/DESIGN.md draws the same.
 FLOORS = [
-    ["data.batching", "data.synth", "model.roi", "losses", "metrics", "curves"],
-    ["data.images", "paper"],
-    ["data.augment", "data.tables", "data.jpeg_batch"],
-    ["data.ava", "data.photonet", "data.csv_folder", "data.datasets", "model.heads", "model.backbones"],
+    ["data.batching", "data.synth_truth", "model.roi", "losses", "metrics", "curves"],
+    ["data.images", "data.synth_attributes", "paper"],
+    ["data.augment", "data.tables", "data.jpeg_batch", "data.synth_render"],
+    ["data.ava", "data.photonet", "data.csv_folder", "data.datasets", "data.synth", "model.heads", "model.backbones"],
     ["data.prepare", "model.efficientnet_lite", "model.build"],
     ["data", "model"],
     ["checkpoints", "config"],
     ["runtime"],
     ["inference"],
+    ["feature_cache"],
     ["evaluation", "head_stage", "predict", "explain"],
-    ["train", "counterfactual", "analysis.votes", "analysis.aspect", "analysis.failures", "analysis.seeds"],
-    ["analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],
-    ["analysis"],
+    ["trainer", "counterfactual", "analysis.votes", "analysis.aspect", "analysis.failures", "analysis.seeds"],
+    ["hooks", "analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],
+    ["train", "analysis"],
     ["plots", "ablation", "fidelity", "demo.cache", "demo.drawing", "demo.tables", "demo.models", "demo.store"],
     ["figures", "demo.benchmark"],
     ["demo.session"],
     ["demo.batch", "demo.registry", "demo", "notebook"],
     ["demo.page"],
+    ["demo.lab_panel", "demo.batch_tab"],
     ["", "__main__"],  # "": the package's own __init__ (lazy re-exports, for users)
 ]
 # Imports that look up but are not a dependency, each with why.
@@ -81,6 +83,6 @@ def test_no_import_runs_back_up_or_sideways():
 
 
 def test_prediction_does_not_load_the_training_config_or_the_trainer():
-    code = "import sys, workbench.predict; print(sorted(m for m in sys.modules if m in ('workbench.config', 'workbench.train', 'workbench.evaluation')))"
+    code = "import sys, workbench.predict; print(sorted(m for m in sys.modules if m in ('workbench.config', 'workbench.train', 'workbench.trainer', 'workbench.hooks', 'workbench.evaluation')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent).stdout
     assert out.strip() == "[]"

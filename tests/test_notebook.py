@@ -168,7 +168,7 @@ def test_the_head_stage_runs_the_backbone_over_the_validation_photos_once(tiny_b
     validation features are computed once and shared, so the backbone sees each training view and each
     validation photo exactly once, and the monitor's last row is the trainer's validation of the stage."""
     from workbench.model.build import AestheticModel
-    from workbench.train import Hook
+    from workbench.trainer import Hook
 
     seen = []
     features = AestheticModel.features
@@ -226,7 +226,7 @@ def test_live_plot_waits_for_a_second_history_row(monkeypatch):
     one-point figure after its own live curves; two rows draw it."""
     import IPython.display
 
-    from workbench.train import LivePlotHook
+    from workbench.hooks import LivePlotHook
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda *objects, **kwargs: shown.append(objects))

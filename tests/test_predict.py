@@ -8,7 +8,7 @@ from PIL import Image
 
 from workbench.data.augment import SIX_VIEWS, TRANSFORMS
 from workbench.data.images import fit_within
-from workbench.data.synth import theme_names
+from workbench.data.synth_truth import theme_names
 from workbench.predict import NO_THEME_NAME, Features, Predictor, summarize
 
 # The shared helpers live in conftest.py; imported here by name because test_app.py and test_browser.py

@@ -11,19 +11,18 @@ import pytest
 from PIL import Image
 from scipy.stats import spearmanr
 
-from workbench.data import synth
 from workbench.data.csv_folder import read_csv_folder
-from workbench.data.synth import (
-    JPEG_OPTIONS,
+from workbench.data.synth import JPEG_OPTIONS, generate_dataset, main
+from workbench.data.synth_attributes import GENERIC_PRIORS, sample_attributes
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import (
+    FEATURE_CENTRES,
     MAX_VOTERS,
     MIN_VOTERS,
     NUM_BINS,
+    THEMES,
     distribution_moments,
     expected_distribution,
-    generate_dataset,
-    generate_image,
-    main,
-    sample_attributes,
     sample_votes,
     theme_names,
 )
@@ -298,10 +297,10 @@ def test_grain_is_readable_at_full_resolution_but_not_after_a_299_resize():
 
 
 def test_the_theme_table_is_consistent():
-    assert 12 <= len(synth.THEMES) <= 16 and len(set(theme_names())) == len(synth.THEMES)
-    for theme in synth.THEMES:
-        assert set(theme.weights) <= set(synth.FEATURE_CENTRES), theme.name
-        assert set(theme.priors) <= set(synth.GENERIC_PRIORS), theme.name
+    assert 12 <= len(THEMES) <= 16 and len(set(theme_names())) == len(THEMES)
+    for theme in THEMES:
+        assert set(theme.weights) <= set(FEATURE_CENTRES), theme.name
+        assert set(theme.priors) <= set(GENERIC_PRIORS), theme.name
         assert 0.5 <= theme.fans <= 1 and theme.spread > 0
 
 

@@ -9,7 +9,8 @@ from workbench import Predictor
 from workbench.checkpoints import load_checkpoint
 from workbench.config import TrainConfig
 from workbench.data.csv_folder import read_csv_folder
-from workbench.data.synth import distribution_moments, generate_dataset, theme_names, truth_under_every_theme
+from workbench.data.synth import generate_dataset
+from workbench.data.synth_truth import distribution_moments, theme_names, truth_under_every_theme
 from workbench.feature_cache import cached_features
 from workbench.head_stage import fit_head
 from workbench.model.build import build_model
@@ -166,12 +167,12 @@ def test_the_demo_recipe_trains_every_theme_and_every_view_and_reuses_its_featur
     cached = sorted(path.name for path in (tmp_path / "run" / "head_features").iterdir())
     assert cached == ["train-crop.pt", "train-full.pt", "train-resize.pt"]
 
-    import workbench.train as train_module
+    import workbench.trainer as trainer_module
 
     def no_extraction(*args, **kwargs):
         raise AssertionError("features were extracted again")
 
-    monkeypatch.setattr(train_module, "extract_features", no_extraction)
+    monkeypatch.setattr(trainer_module, "extract_features", no_extraction)
     again = train(config, progress=False)  # the same photos and backbone: every view's features come from the cache
     assert again.best_checkpoint.is_file()
 
@@ -209,7 +210,7 @@ def test_a_stop_signal_in_the_head_stage_saves_and_a_resume_finishes(tmp_path, w
     last.pt saved (exit 143); the resume redoes the stage from the cached features and ends trained."""
     import signal
 
-    from workbench.train import Hook
+    from workbench.trainer import Hook
 
     class StopAfterSecondHeadEpoch(Hook):
         def after_head_epoch(self, trainer, epoch, loss):

@@ -17,7 +17,9 @@ from workbench.losses import training_loss
 from workbench.data.prepare import prepare_table
 from workbench.curves import plot_history
 from workbench.evaluation import evaluate_checkpoint, evaluate_model
-from workbench.train import Hook, LivePlotHook, train
+from workbench.hooks import LivePlotHook
+from workbench.train import train
+from workbench.trainer import Hook
 
 REPO = Path(__file__).resolve().parents[1]
 def subprocess_env() -> dict:
@@ -111,7 +113,7 @@ def test_the_gpu_options_run_on_cpu_amp_channels_last_compile_and_resume(tiny_ro
 
 
 def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, tmp_path, monkeypatch, tiny_config):
-    import workbench.train as train_module
+    import workbench.trainer as trainer_module
 
     calls = []
 
@@ -120,7 +122,7 @@ def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, 
         loss = training_loss(pred, target, r=r, std_weight=std_weight)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(train_module, "training_loss", loss_overflowing_at_step_3)
+    monkeypatch.setattr(trainer_module, "training_loss", loss_overflowing_at_step_3)
     config = tiny_config(tiny_root, tmp_path / "run", epochs=1, save_every_steps=1)
     with pytest.raises(FloatingPointError, match=r"non-finite gradients at epoch 1, step 3 \(float32\)"):
         train(config, progress=False)
@@ -132,7 +134,8 @@ def test_non_finite_gradients_stop_the_run_before_the_weights_change(tiny_root, 
 KILL_AT_STEP = """
 import os, signal, sys
 from workbench.config import TrainConfig
-from workbench.train import Hook, train
+from workbench.train import train
+from workbench.trainer import Hook
 
 class KillAfterTheStep(Hook):  # after CheckpointHook (user hooks run last): the step's last.pt is on disk
     def after_step(self, trainer):

@@ -1,7 +1,7 @@
 """workbench: theme-aware aesthetic score distributions for full-resolution photos.
 
 ``workbench.Predictor`` is the one way to predict (the app, the CLI and the notebooks use it);
-``workbench.build_model`` builds the model; ``workbench.train`` holds the training engine.
+``workbench.build_model`` builds the model; ``workbench.train`` runs training (its loop: ``workbench.trainer``).
 """
 from importlib.metadata import PackageNotFoundError, version
 

@@ -48,7 +48,7 @@ class Checkpoint(TypedDict, total=False):
     data: NotRequired[Annotated[dict[str, Any], CARD]]  # what it learnt from: name, description, synthetic (bool), root, untrained
     config: NotRequired[Annotated[dict[str, Any], CARD]]  # the TrainConfig as a dict (the recipe); {} when unknown
     metrics: NotRequired[Annotated[dict[str, Any], CARD]]  # the last validation metrics (metrics.evaluate's keys)
-    history: NotRequired[Annotated[list[dict[str, Any]], CARD]]  # one row per epoch (train.TrainResult.history)
+    history: NotRequired[Annotated[list[dict[str, Any]], CARD]]  # one row per epoch (trainer.TrainResult.history)
     epoch: NotRequired[Annotated[int, CARD]]  # epochs completed (0: the head stage only)
     step: NotRequired[Annotated[int, RESUME]]  # steps done in the current epoch (0 at an epoch's end)
     optimizer: NotRequired[Annotated[dict[str, Any], RESUME]]  # optimizer.state_dict()

@@ -78,7 +78,7 @@ class TrainConfig:
     head_batch_size: int | None = None  # (photo, view) pairs per step of the head stage; None = batch_size (the head is cheap: larger batches cut the steps' overhead)
     std_loss_weight: float = 0.0  # weight of the auxiliary squared error of the distribution's std (losses.std_loss); 0 = the paper's EMD alone
     head_optimizer: str = "sgd"  # head stage: "sgd" (momentum, as the paper) or "adamw" (measured better on cached features: checkpoints/demo.md)
-    head_targets: str = "votes"  # head stage: "votes" (each photo's own votes, under its own theme: the paper, AVA) or "every_theme" (SYNTHETIC benchmark only: each photo's noise-free vote distribution under every theme, data.synth.truth_under_every_theme)
+    head_targets: str = "votes"  # head stage: "votes" (each photo's own votes, under its own theme: the paper, AVA) or "every_theme" (SYNTHETIC benchmark only: each photo's noise-free vote distribution under every theme, data.synth_truth.truth_under_every_theme)
     epochs: int = 30  # end-to-end training epochs (after the head stage, if any)
     batch_size: int = 16  # photos per step (per process under DDP)
     lr_backbone: float = 1e-3  # SGD learning rate of the convolutional layers

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.data.synth import distribution_moments, expected_distribution, generate_image
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import distribution_moments, expected_distribution
 from workbench.metrics import distribution_mean
 from workbench.predict import Predictor
 

@@ -1,4 +1,4 @@
-"""Training curves and figure output, with matplotlib only: below ``train``, which draws live curves.
+"""Training curves and figure output, with matplotlib only: below ``hooks``, whose ``LivePlotHook`` draws live curves.
 
 Figures are built without pyplot (no global state, no backend to resolve); ``figure_png`` gives the
 bytes a notebook, widget or app shows, whatever backend the kernel has.

@@ -26,7 +26,8 @@ from workbench.analysis.baselines import theme_prior_baseline
 from workbench.analysis.votes import vote_distributions
 from workbench.data.augment import TRANSFORMS
 from workbench.data.csv_folder import read_csv_folder
-from workbench.data.synth import distribution_moments, expected_distribution, generate_image, truth_under_every_theme
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import distribution_moments, expected_distribution, truth_under_every_theme
 from workbench.metrics import _correlation, distribution_mean, distribution_std, per_image_distances
 from workbench.predict import Predictor
 

@@ -111,7 +111,8 @@ def benchmark_theme_pairs(photos: pd.DataFrame, predicted: np.ndarray, seed: int
     under which each photo's true mean score differs most from its own theme's, with the true and the
     predicted distributions under both. predicted: ``Predictor.predict_all_themes`` output ``[N, T, K]``
     (themes in the benchmark's order). One row per photo, sorted by the true difference, largest first."""
-    from workbench.data.synth import expected_distribution, sample_attributes, theme_names
+    from workbench.data.synth_attributes import sample_attributes
+    from workbench.data.synth_truth import expected_distribution, theme_names
 
     names = theme_names()
     if predicted.shape[:2] != (len(photos), len(names)):

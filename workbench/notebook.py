@@ -33,7 +33,8 @@ from workbench.data.prepare import prepare_table
 from workbench.data.synth import generate_dataset
 from workbench.metrics import METRIC_LABELS, TABLE_LAYOUTS, distribution_mean
 from workbench.predict import Predictor
-from workbench.train import Hook, train
+from workbench.train import train
+from workbench.trainer import Hook
 
 SYNTHETIC_ROOT = "data/synth"  # where `make demo-checkpoint` writes the synthetic benchmark
 SMOKE_PHOTOS = 48  # photos of the synthetic set SMOKE writes (seed 0: the same photos as the benchmark's first 48)

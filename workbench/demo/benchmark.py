@@ -18,7 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from workbench.data.synth import JPEG_OPTIONS, MAX_LONG_SIDE, expected_distribution, generate_image, sample_attributes
+from workbench.data.synth import JPEG_OPTIONS
+from workbench.data.synth_attributes import MAX_LONG_SIDE, sample_attributes
+from workbench.data.synth_render import generate_image
+from workbench.data.synth_truth import expected_distribution
 from workbench.demo.cache import content_hash
 from workbench.predict import NO_THEME_NAME
 
