@@ -172,3 +172,13 @@ def test_view_stability_measures_each_view_against_the_original(compact_predicto
     assert list(summary.index) == list(SIX_VIEWS) and summary.loc["original", "mean_abs_pred_change"] == pytest.approx(0, abs=1e-9)
     figure = plot_view_stability(paths[0], stability, caption="compact, untrained", save_to=tmp_path / "fig9.png")
     assert len(figure.axes) == 3 and (tmp_path / "fig9.png").read_bytes().startswith(PNG)
+
+
+def test_fig3_names_each_part_of_the_visual_feature():
+    """A spatial-grid feature is not 'global averages': Fig. 3 says which stage each grid comes from."""
+    from workbench.figures import _feature_parts
+
+    stages = [(f"stage {i}", torch.zeros(1, channels, 7, 7)) for i, channels in enumerate((16, 112, 192), start=1)]
+    assert _feature_parts([("global", 320, 1)], stages, multi_level=True) == "stage averages (320)"
+    parts = _feature_parts([("global", 320, 1), ("grid", 112, 4), ("grid", 192, 3)], stages, multi_level=True)
+    assert parts == "stage averages (320) + 4x4 grid, stage 2 (1792) + 3x3 grid, stage 3 (1728)"

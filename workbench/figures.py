@@ -210,6 +210,19 @@ def plot_theme_contrast(
 # Fig. 3: the architecture, from a real forward pass
 
 
+def _feature_parts(layout: Sequence[tuple[str, int, int]], stages: Sequence[tuple[str, torch.Tensor]], multi_level: bool) -> str:
+    """What the visual feature concatenates (``RoiBackbone.feature_layout``), e.g. "stage averages (1776) +
+    4x4 grid, stage 5 (1792)": the grid keeps where the subject sits, the averages do not."""
+    parts = []
+    for kind, size, side in layout:
+        if kind == "global":
+            parts.append(f"{'stage' if multi_level else 'global'} averages ({size})")
+            continue
+        stage = next((i + 1 for i, (_, output) in enumerate(stages) if output.shape[1] == size), None)
+        parts.append(f"{side}x{side} grid, {f'stage {stage}' if stage else f'{size} channels'} ({size * side * side})")
+    return " + ".join(parts)
+
+
 @torch.no_grad()
 def forward_trace(model: torch.nn.Module, images: Sequence[Image.Image | PathLike], themes: Sequence[int] | None = None,
                   canvas: int = 800) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -234,7 +247,8 @@ def forward_trace(model: torch.nn.Module, images: Sequence[Image.Image | PathLik
     linear_layers = [(name, layer) for name, layer in model.head.named_modules() if isinstance(layer, torch.nn.Linear)]
     for i, (name, layer) in enumerate(linear_layers):  # DistributionHead's layers.1 / layers.3; FilmHead's projections, visual, modulation, output
         what = "logits over the K scores" if i == len(linear_layers) - 1 else f"head layer {name}"
-        hooks.append(layer.register_forward_hook(lambda module, inputs, output, name=f"head FC {i + 1} ({name})", what=what: recorded.append((name, tuple(output.shape), what))))
+        # Listed in the order they run (FiLM's modulation first), so named, not numbered.
+        hooks.append(layer.register_forward_hook(lambda module, inputs, output, name=f"head FC ({name})", what=what: recorded.append((name, tuple(output.shape), what))))
     try:
         trace = backbone.trace(batch.images, batch.sizes)
         theme_ids = torch.full((len(views),), -1, dtype=torch.long) if themes is None else torch.as_tensor(list(themes), dtype=torch.long)
@@ -251,7 +265,7 @@ def forward_trace(model: torch.nn.Module, images: Sequence[Image.Image | PathLik
     rows.append(("ROI pooling", tuple(trace.pooled.shape), f"each photo's own region -> {backbone.roi_size}x{backbone.roi_size}"))
     rows += [(f"body stage {i + 1}", tuple(output.shape), "layers on the pooled maps") for i, (_, output) in enumerate(trace.stages)]
     multi_level = hasattr(backbone.body, "stages")
-    rows.append(("visual feature", tuple(trace.features.shape), "global averages" + (" of every stage, concatenated" if multi_level else "")))
+    rows.append(("visual feature", tuple(trace.features.shape), _feature_parts(backbone.feature_layout, trace.stages, multi_level)))
     rows += recorded
     rows.append(("softmax (output)", tuple(distributions.shape), "score distribution per photo"))
     table = pd.DataFrame(rows, columns=["stage", "shape", "what"])
@@ -288,8 +302,8 @@ def plot_architecture(stages: pd.DataFrame, batch: dict[str, Any], caption: str 
     table_ax = figure.add_subplot(grid[2, :])
     table_ax.set_axis_off()
     cells = [[row.stage, " x ".join(map(str, row.shape)), row.what] for row in stages.itertuples()]
-    table = table_ax.table(cellText=cells, colLabels=["stage (top to bottom)", "tensor shape [B, C, H, W]", "what it does"],
-                           loc="center", cellLoc="left", colLoc="left", colWidths=[0.2, 0.22, 0.58])
+    table = table_ax.table(cellText=cells, colLabels=["stage (top to bottom)", "shape [B, C, H, W]", "what it does"],
+                           loc="center", cellLoc="left", colLoc="left", colWidths=[0.25, 0.17, 0.58])
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     label_figure(figure, caption, "shapes recorded during one real forward pass (RoiBackbone.trace); red box: the region ROI pooling reads")
