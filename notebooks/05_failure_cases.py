@@ -220,9 +220,9 @@ else:
 #   the pairs where the truth moves by at least 0.25 and the prediction moves the same way.
 # - **Attribute response by view.** One attribute of `FIDELITY_SCENES` scenes redrawn low -> high (the
 #   rest of the scene unchanged) under the theme that judges it; each bar is a view's predicted change as
-#   a share of the truth's, each view with its own trained head. The paper's claim made visible: the
-#   fine-scale attributes (shaded: grain, sharpness, blur) are what a resize can destroy and the full
-#   resolution view keeps.
+#   a share of the truth's, each view with its own trained head. The paper's claim, put to the test: the
+#   fine-scale attributes (shaded: sharpness, grain, blur) are what a resize can destroy and the full
+#   resolution view keeps. The sentence under the figure says, from the numbers, for which of them it holds.
 
 # %%
 from workbench.data.synth import truth_under_every_theme
@@ -239,12 +239,16 @@ if FIDELITY:
     response_pairs = theme_response_pairs(pred_all, truth_all, own)
     response_pairs.assign(image_id=photos["image_id"].to_numpy()[response_pairs["photo"]]).to_csv(OUT / "fidelity_theme_response_pairs.csv", index=False)
     display(pd.Series(response, name=FIDELITY_SOURCE).round(3))
-    display(plot_theme_response(response_pairs, response, source=FIDELITY_SOURCE, caption=caption, save_to=OUT / "fidelity_theme_response.png"))
+    display(plot_theme_response(response_pairs, response, source=FIDELITY_SOURCE, caption=f"{caption} ('{predictor.transform}')",
+                                save_to=OUT / "fidelity_theme_response.png"))
+    display(Markdown(f"**Theme response** ({FIDELITY_SOURCE}; {caption}): over {response['pairs']:,} (photo, other theme) pairs the prediction "
+                     f"moves by {response['slope']:.2f} of the truth's change (95% CI {response['slope_low']:.2f} to {response['slope_high']:.2f}), "
+                     f"r = {response['r']:.2f}, and the right way on {response['sign_agreement']:.0%} of the {response['sign_pairs']:,} pairs the truth moves by 0.25 or more."))
 else:
     display(Markdown("The fidelity figures need the synthetic benchmark (the truth under every theme) and a model trained on its themes."))
 
 # %%
-from workbench.fidelity import ATTRIBUTE_PROBES, FINE_SCALE_PROBES, attribute_scene_changes, dataset_seed, summarise_attribute_changes
+from workbench.fidelity import ATTRIBUTE_PROBES, FINE_SCALE_PROBES, attribute_scene_changes, dataset_seed, describe_view_retention, summarise_attribute_changes
 from workbench.fidelity_plots import plot_attribute_responses
 
 scenes = min(FIDELITY_SCENES, 2) if SMOKE else FIDELITY_SCENES
@@ -260,6 +264,8 @@ if FIDELITY and scenes:
     display(plot_attribute_responses(attribute_table, source=FIDELITY_SOURCE, highlight=FINE_SCALE_PROBES,
                                      caption=f"{DATA_NAME}, {len(scene_ids)} scenes of the {SPLIT} split redrawn · {model_name}",
                                      save_to=OUT / "fidelity_attribute_responses.png"))
+    display(Markdown(f"**Full resolution vs the downscaled views** ({FIDELITY_SOURCE}; {len(scene_ids)} scenes, 95% bootstrap intervals): "
+                     + describe_view_retention(attribute_table)))
 
 # %%
 print(f"saved in {OUT}:", *run.close(), sep="\n  ")

@@ -8,7 +8,8 @@ import pytest
 from workbench import Predictor
 from workbench.data.synth import generate_dataset
 from workbench.fidelity import (
-    ATTRIBUTE_PROBES, AttributeProbe, agreement, attribute_scene_changes, dataset_seed, fidelity_report, main,
+    ATTRIBUTE_PROBES, AttributeProbe, agreement, attribute_scene_changes, dataset_seed, describe_view_retention, fidelity_report,
+    full_over_other, main,
     summarise_attribute_changes, target_checks, theme_response, theme_response_pairs,
 )  # fmt: skip
 from workbench.metrics import distribution_mean
@@ -82,6 +83,22 @@ def test_attribute_shares_and_their_intervals_over_scenes():
         assert (summary[f"{view}_share_low"] <= summary[f"{view}_share"]).all() and (summary[f"{view}_share"] <= summary[f"{view}_share_high"]).all()
     assert (summary["full_share_high"] - summary["full_share_low"] < 0.1).all()
     assert "full_share_low" not in summarise_attribute_changes(changes, views=("full",)).columns  # no bootstrap, no interval
+
+
+def test_view_retention_is_written_from_the_shares_whichever_way_they_go():
+    table = pd.DataFrame({
+        "theme": ["Film Grain", "Color on Color", "Landscape"], "truth": [1.08, -1.71, -1.1],
+        "full_share": [0.72, 0.81, 0.9], "resize_share": [0.10, 1.0, 0.9], "resized_pad_share": [-0.05, 0.7, 0.9],
+    }, index=pd.Index(["grain 0 -> 1", "blur 0 -> 1", "haze 0 -> 1"], name="attribute"))  # fmt: skip
+    assert full_over_other(table.loc["grain 0 -> 1"]) == pytest.approx(7.2)
+    assert full_over_other(table.loc["grain 0 -> 1"], "resized_pad") == float("inf")  # moved the wrong way: counts as 0
+    assert np.isnan(full_over_other(table.loc["grain 0 -> 1"].replace(0.72, -0.1)))
+    text = describe_view_retention(table)
+    assert "7.2x resize's" in text and "resized_pad does not move the right way" in text
+    assert "0.8x resize's" in text  # blur: the resize keeps more, and the sentence says so
+    assert "haze" not in text  # not a fine-scale probe
+    with_intervals = table.assign(full_share_low=0.6, full_share_high=0.8, resize_share_low=0.0, resize_share_high=0.2)
+    assert "full 0.72 [0.60, 0.80]" in describe_view_retention(with_intervals, others=("resize",))
 
 
 def test_agreement_measures_spread_bias_and_ranking_against_the_truth():

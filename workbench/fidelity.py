@@ -311,14 +311,42 @@ def target_checks(report: FidelityReport) -> pd.DataFrame:
             rows.append((f"{name} ({probe['theme']}): full view share", probe["full_share"], ">= 0.333"))
     for name in FINE_SCALE_PROBES:
         if len(report.attributes) and name in report.attributes.index and "resize" in report.attributes.columns:
-            probe = report.attributes.loc[name]
-            # the full view must move the right way; a resize head that does not move the right way at all counts as 0
-            full_share, resize_share = probe["full_share"], max(probe["resize_share"], 0.0)
-            ratio = float("nan") if full_share <= 0 else full_share / resize_share if resize_share > 0 else float("inf")
-            rows.append((f"{name}: full / resize view's own head", ratio, ">= 2"))
+            rows.append((f"{name}: full / resize view's own head", full_over_other(report.attributes.loc[name]), ">= 2"))
     checks = pd.DataFrame(rows, columns=["target", "value", "goal"])
     checks["met"] = [_meets(value, goal) for value, goal in zip(checks["value"], checks["goal"])]
     return checks.set_index("target")
+
+
+def full_over_other(probe: pd.Series, other: str = "resize") -> float:
+    """How many times the full view's share of the truth's change is ``other``'s, for one row of the
+    attribute table. The full view must move the right way (else NaN); a view that does not move the right
+    way at all counts as 0 (ratio inf)."""
+    full_share, other_share = probe["full_share"], max(probe[f"{other}_share"], 0.0)
+    return float("nan") if not full_share > 0 else full_share / other_share if other_share > 0 else float("inf")
+
+
+def describe_view_retention(attributes: pd.DataFrame, probes: Sequence[str] = FINE_SCALE_PROBES, others: Sequence[str] = ("resized_pad", "resize")) -> str:
+    """One sentence per probe of ``probes`` in ``attributes`` (``summarise_attribute_changes``): the full view's
+    share of the truth's change against the downscaling views', with intervals when the table has them, and
+    the ratio full / each (``full_over_other``; the targets ask >= 2), written from the numbers whichever way they go."""
+
+    def share(row: pd.Series, view: str) -> str:
+        interval = f" [{row[f'{view}_share_low']:.2f}, {row[f'{view}_share_high']:.2f}]" if f"{view}_share_low" in row.index else ""
+        return f"{view} {row[f'{view}_share']:.2f}{interval}"
+
+    def ratio(row: pd.Series, view: str) -> str:
+        value = full_over_other(row, view)
+        return f"{view} does not move the right way" if value == float("inf") else "the full view does not move the right way" if np.isnan(value) else f"{value:.1f}x {view}'s"
+
+    sentences = []
+    for name in [probe for probe in probes if probe in attributes.index]:
+        row = attributes.loc[name]
+        present = [view for view in others if f"{view}_share" in row.index]
+        sentences.append(
+            f"**{name}** ({row['theme']}, truth {row['truth']:+.2f}): share of the truth's change {share(row, 'full')} vs "
+            f"{', '.join(share(row, view) for view in present)}; full keeps {', '.join(ratio(row, view) for view in present)}."
+        )  # fmt: skip
+    return " ".join(sentences)
 
 
 def _meets(value: float, goal: str) -> bool:

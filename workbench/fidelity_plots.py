@@ -43,7 +43,7 @@ def plot_theme_response(
     x, y = pairs["true_change"].to_numpy(), pairs["pred_change"].to_numpy()
     figure = Figure(figsize=(7.2, 6.4), layout="constrained")
     ax = figure.add_subplot(1, 1, 1)
-    ax.scatter(x, y, s=5, alpha=min(0.6, 400 / len(x)) if len(x) > 400 else 0.6, color=PREDICTED_COLOR, linewidths=0,
+    ax.scatter(x, y, s=5, alpha=float(np.clip(1000 / len(x), 0.12, 0.6)), color=PREDICTED_COLOR, linewidths=0,
                label=f"{len(x):,} (photo, other theme) pairs")  # fmt: skip
     limit = 1.05 * float(np.nanmax(np.abs(np.concatenate([x, y]))))
     line = np.array([-limit, limit])
