@@ -226,7 +226,7 @@ else:
 
 # %%
 from workbench.data.synth import truth_under_every_theme
-from workbench.fidelity import theme_response, theme_response_pairs
+from workbench.fidelity import SIGN_THRESHOLD, theme_response, theme_response_pairs
 from workbench.fidelity_plots import plot_theme_response
 
 FIDELITY = SYNTHETIC and DATA == "csv" and predictor.theme_names == table.attrs.get("theme_names")  # the truth under every theme is known
@@ -243,7 +243,8 @@ if FIDELITY:
                                 save_to=OUT / "fidelity_theme_response.png"))
     display(Markdown(f"**Theme response** ({FIDELITY_SOURCE}; {caption}): over {response['pairs']:,} (photo, other theme) pairs the prediction "
                      f"moves by {response['slope']:.2f} of the truth's change (95% CI {response['slope_low']:.2f} to {response['slope_high']:.2f}), "
-                     f"r = {response['r']:.2f}, and the right way on {response['sign_agreement']:.0%} of the {response['sign_pairs']:,} pairs the truth moves by 0.25 or more."))
+                     f"r = {response['r']:.2f}, and the right way on {response['sign_agreement']:.0%} of the {response['sign_pairs']:,} pairs "
+                     f"the truth moves by {SIGN_THRESHOLD:g} or more."))
 else:
     display(Markdown("The fidelity figures need the synthetic benchmark (the truth under every theme) and a model trained on its themes."))
 

@@ -275,7 +275,8 @@ def fidelity_report(
         {"baseline": "theme prior (training votes, no image)", **agreement(prior, truth, votes, bootstrap, seed)},
         {"baseline": "ceiling (the truth against its own votes)", **agreement(truth, truth, votes, bootstrap, seed)},
     ]).set_index("baseline")  # fmt: skip
-    attributes = attribute_responses(predictor, photos["image_id"].astype(int).tolist()[:scenes], dataset_seed(data_root), probes, views, batch_size, bootstrap, seed) if scenes else pd.DataFrame()
+    scene_ids = photos["image_id"].astype(int).tolist()[:scenes]
+    attributes = attribute_responses(predictor, scene_ids, dataset_seed(data_root), probes, views, batch_size, bootstrap, seed) if scenes else pd.DataFrame()
     meta = {
         "data_root": str(data_root), "split": split, "photos": int(len(photos)), "validation_photos": int(len(val)),
         "scenes": int(scenes), "bootstrap": int(bootstrap), "views": list(views), "sign_threshold": SIGN_THRESHOLD,
@@ -336,7 +337,9 @@ def describe_view_retention(attributes: pd.DataFrame, probes: Sequence[str] = FI
 
     def ratio(row: pd.Series, view: str) -> str:
         value = full_over_other(row, view)
-        return f"{view} does not move the right way" if value == float("inf") else "the full view does not move the right way" if np.isnan(value) else f"{value:.1f}x {view}'s"
+        if np.isnan(value):
+            return "the full view does not move the right way"
+        return f"{view} does not move the right way" if value == float("inf") else f"{value:.1f}x {view}'s"
 
     sentences = []
     for name in [probe for probe in probes if probe in attributes.index]:
