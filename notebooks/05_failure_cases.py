@@ -26,6 +26,8 @@ SPLIT = "test"
 MAX_PHOTOS = None  # predict at most this many photos of the split (seeded sample; None: all)
 K = 8  # failure cases shown (Fig. 7)
 N_THEME_EXAMPLES = 8  # photos shown with and without theme (Fig. 8)
+FIDELITY_SCENES = 20  # scenes redrawn per attribute probe (the attribute-response bars; 0: skip them); the CLI's default
+FIDELITY_BOOTSTRAP = 1000  # bootstrap resamples of the fidelity intervals (theme-response slope, attribute shares)
 TTA = False  # True: average the six test views, the paper's protocol
 SYNTH_N = 6000  # photos of the synthetic benchmark, when it has to be written
 DEVICE = "auto"  # "auto" (CUDA when available), "cpu", "cuda"
@@ -191,7 +193,8 @@ if effect is not None:
 from workbench.figures import benchmark_theme_pairs, plot_theme_pair
 
 if SYNTHETIC and DATA == "csv" and predictor.theme_names == table.attrs.get("theme_names"):
-    pairs = benchmark_theme_pairs(photos, predictor.predict_all_themes(features))
+    pred_all = predictor.predict_all_themes(features)  # [photos, themes, K]: every theme from one backbone pass (the fidelity figures reuse it)
+    pairs = benchmark_theme_pairs(photos, pred_all)
     agreement = stats.spearmanr(pairs["true_mean_change"], pairs["pred_mean_change"])[0] if len(pairs) > 2 else float("nan")
     display(Markdown(
         f"Over {len(pairs)} photos, the true mean moves by {pairs['true_mean_change'].abs().mean():.2f} on average between a photo's own "
@@ -203,6 +206,67 @@ if SYNTHETIC and DATA == "csv" and predictor.theme_names == table.attrs.get("the
                             save_to=OUT / "fig2_theme_changes_criterion.png"))
 else:
     display(Markdown("Fig. 2 needs the synthetic benchmark (its generator knows every theme's criterion) and a model trained on its themes."))
+
+# %% [markdown]
+# ## Fidelity: does the prediction move as far as the truth? (SYNTHETIC benchmark only)
+#
+# Fig. 2 shows three photos; these two figures measure the same question over the whole split, with
+# `workbench.fidelity` (the functions behind `python -m workbench fidelity`, whose full tables for the demo
+# checkpoint are in `results/fidelity_demo.txt`), computed here:
+#
+# - **Theme response.** Every photo judged under every *other* theme: the predicted change of its mean
+#   score against the true change (the benchmark's noise-free voters). The fitted slope is the share of
+#   the theme's effect the model reproduces (1: all of it, 0: it ignores the theme); sign agreement counts
+#   the pairs where the truth moves by at least 0.25 and the prediction moves the same way.
+# - **Attribute response by view.** One attribute of `FIDELITY_SCENES` scenes redrawn low -> high (the
+#   rest of the scene unchanged) under the theme that judges it; each bar is a view's predicted change as
+#   a share of the truth's, each view with its own trained head. The paper's claim, put to the test: the
+#   fine-scale attributes (shaded: sharpness, grain, blur) are what a resize can destroy and the full
+#   resolution view keeps. The sentence under the figure says, from the numbers, for which of them it holds.
+
+# %%
+from workbench.data.synth import truth_under_every_theme
+from workbench.fidelity import SIGN_THRESHOLD, theme_response, theme_response_pairs
+from workbench.fidelity_plots import plot_theme_response
+
+FIDELITY = SYNTHETIC and DATA == "csv" and predictor.theme_names == table.attrs.get("theme_names")  # the truth under every theme is known
+FIDELITY_SOURCE = "this run: computed here"
+bootstrap = min(FIDELITY_BOOTSTRAP, 50) if SMOKE else FIDELITY_BOOTSTRAP
+if FIDELITY:
+    truth_all = truth_under_every_theme(photos, predictor.theme_names)  # [photos, themes, K], noise-free
+    own = photos["theme_id"].to_numpy()
+    response = theme_response(pred_all, truth_all, own, bootstrap=bootstrap)
+    response_pairs = theme_response_pairs(pred_all, truth_all, own)
+    response_pairs.assign(image_id=photos["image_id"].to_numpy()[response_pairs["photo"]]).to_csv(OUT / "fidelity_theme_response_pairs.csv", index=False)
+    display(pd.Series(response, name=FIDELITY_SOURCE).round(3))
+    display(plot_theme_response(response_pairs, response, source=FIDELITY_SOURCE, caption=f"{caption} ('{predictor.transform}')",
+                                save_to=OUT / "fidelity_theme_response.png"))
+    display(Markdown(f"**Theme response** ({FIDELITY_SOURCE}; {caption}): over {response['pairs']:,} (photo, other theme) pairs the prediction "
+                     f"moves by {response['slope']:.2f} of the truth's change (95% CI {response['slope_low']:.2f} to {response['slope_high']:.2f}), "
+                     f"r = {response['r']:.2f}, and the right way on {response['sign_agreement']:.0%} of the {response['sign_pairs']:,} pairs "
+                     f"the truth moves by {SIGN_THRESHOLD:g} or more."))
+else:
+    display(Markdown("The fidelity figures need the synthetic benchmark (the truth under every theme) and a model trained on its themes."))
+
+# %%
+from workbench.fidelity import ATTRIBUTE_PROBES, FINE_SCALE_PROBES, attribute_scene_changes, dataset_seed, describe_view_retention, summarise_attribute_changes
+from workbench.fidelity_plots import plot_attribute_responses
+
+scenes = min(FIDELITY_SCENES, 2) if SMOKE else FIDELITY_SCENES
+probes = [probe for probe in ATTRIBUTE_PROBES if probe.name in FINE_SCALE_PROBES] if SMOKE else ATTRIBUTE_PROBES  # SMOKE: 3 of the 10
+if FIDELITY and scenes:
+    # the first `scenes` photos of the split, each redrawn for each probe: the CLI's scenes, so its numbers can be compared
+    scene_ids = table.loc[table["split"] == SPLIT, "image_id"].astype(int).tolist()[:scenes]
+    changes = attribute_scene_changes(predictor, scene_ids, seed=dataset_seed(data_config.data_root), probes=probes)  # 2 x probes x scenes photos, 4 views each
+    attribute_table = summarise_attribute_changes(changes, bootstrap=bootstrap)
+    changes.to_csv(OUT / "fidelity_attribute_changes.csv", index=False)
+    attribute_table.to_csv(OUT / "fidelity_attribute_responses.csv")
+    display(attribute_table.filter(regex="^(theme|truth|full|resized_pad|resize|crop)$|_share$").round(3).assign(source=FIDELITY_SOURCE))
+    display(plot_attribute_responses(attribute_table, source=FIDELITY_SOURCE, highlight=FINE_SCALE_PROBES,
+                                     caption=f"{DATA_NAME}, {len(scene_ids)} scenes of the {SPLIT} split redrawn · {model_name}",
+                                     save_to=OUT / "fidelity_attribute_responses.png"))
+    display(Markdown(f"**Full resolution vs the downscaled views** ({FIDELITY_SOURCE}; {len(scene_ids)} scenes, 95% bootstrap intervals): "
+                     + describe_view_retention(attribute_table)))
 
 # %%
 print(f"saved in {OUT}:", *run.close(), sep="\n  ")

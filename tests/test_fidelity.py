@@ -2,13 +2,17 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from workbench import Predictor
 from workbench.data.synth import generate_dataset
 from workbench.fidelity import (
-    ATTRIBUTE_PROBES, AttributeProbe, agreement, fidelity_report, main, target_checks, theme_response,
+    ATTRIBUTE_PROBES, AttributeProbe, agreement, attribute_scene_changes, dataset_seed, describe_view_retention, fidelity_report,
+    full_over_other, main,
+    summarise_attribute_changes, target_checks, theme_response, theme_response_pairs,
 )  # fmt: skip
+from workbench.metrics import distribution_mean
 
 from conftest import make_tiny_checkpoint
 
@@ -36,6 +40,67 @@ def test_theme_response_is_one_when_the_prediction_is_the_truth_and_zero_when_it
     assert low <= 1.0 + 1e-9 and high >= 1.0 - 1e-9
 
 
+def test_theme_response_pairs_are_the_points_behind_the_slope_and_a_known_slope_is_recovered():
+    """A prediction that moves by 0.6 of the truth's change minus 0.1 (means kept in the middle of the
+    scale, where the distributions' means are not bent by the ends): the pairs, the slope and the
+    intercept say so."""
+    rng = np.random.default_rng(1)
+    photos, themes = 25, 6
+    own = rng.integers(0, themes, photos)
+    truth_means = rng.uniform(4.5, 6.5, (photos, themes))
+    truth = _distributions(truth_means, spread=1.0)
+    exact = distribution_mean(truth)  # the means the distributions really have
+    own_means = exact[np.arange(photos), own][:, None]
+    target = own_means + 0.6 * (exact - own_means) - 0.1
+    target[np.arange(photos), own] = own_means[:, 0]
+    pred = _distributions(target, spread=1.0)
+    pairs = theme_response_pairs(pred, truth, own)
+    assert len(pairs) == photos * (themes - 1) and list(pairs.columns) == ["photo", "theme", "true_change", "pred_change"]
+    assert not (pairs["theme"].to_numpy() == own[pairs["photo"].to_numpy()]).any()  # a photo's own theme is no pair
+    response = theme_response(pred, truth, own, bootstrap=100)
+    fitted = np.polyfit(pairs["true_change"], pairs["pred_change"], 1)
+    assert response["slope"] == pytest.approx(fitted[0]) and response["intercept"] == pytest.approx(fitted[1])
+    assert response["slope"] == pytest.approx(0.6, abs=0.03) and response["intercept"] == pytest.approx(-0.1, abs=0.03)
+    assert response["slope_low"] <= response["slope"] <= response["slope_high"]
+    assert response["sign_pairs"] == int((pairs["true_change"].abs() >= 0.25).sum())
+    with pytest.raises(ValueError, match="same photos and themes"):
+        theme_response_pairs(pred[:-1], truth, own)
+
+
+def test_attribute_shares_and_their_intervals_over_scenes():
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(1.5, 2.5, 40)
+    changes = pd.DataFrame({
+        "attribute": ["grain"] * 20 + ["haze"] * 20, "theme": ["Film Grain"] * 20 + ["Landscape"] * 20, "scene": list(range(40)),
+        "truth": truth, "full": 0.5 * truth + rng.normal(0, 0.05, 40), "resize": rng.normal(0, 0.05, 40),
+    })  # fmt: skip
+    summary = summarise_attribute_changes(changes, views=("full", "resize"), bootstrap=200)
+    assert list(summary.index) == ["grain", "haze"] and summary.loc["haze", "theme"] == "Landscape"
+    assert (summary["scenes"] == 20).all()
+    assert summary["full_share"].to_numpy() == pytest.approx(0.5, abs=0.03)
+    assert summary["resize_share"].abs().max() < 0.05
+    for view in ("full", "resize"):
+        assert (summary[f"{view}_share_low"] <= summary[f"{view}_share"]).all() and (summary[f"{view}_share"] <= summary[f"{view}_share_high"]).all()
+    assert (summary["full_share_high"] - summary["full_share_low"] < 0.1).all()
+    assert "full_share_low" not in summarise_attribute_changes(changes, views=("full",)).columns  # no bootstrap, no interval
+
+
+def test_view_retention_is_written_from_the_shares_whichever_way_they_go():
+    table = pd.DataFrame({
+        "theme": ["Film Grain", "Color on Color", "Landscape"], "truth": [1.08, -1.71, -1.1],
+        "full_share": [0.72, 0.81, 0.9], "resize_share": [0.10, 1.0, 0.9], "resized_pad_share": [-0.05, 0.7, 0.9],
+    }, index=pd.Index(["grain 0 -> 1", "blur 0 -> 1", "haze 0 -> 1"], name="attribute"))  # fmt: skip
+    assert full_over_other(table.loc["grain 0 -> 1"]) == pytest.approx(7.2)
+    assert full_over_other(table.loc["grain 0 -> 1"], "resized_pad") == float("inf")  # moved the wrong way: counts as 0
+    assert np.isnan(full_over_other(table.loc["grain 0 -> 1"].replace(0.72, -0.1)))
+    text = describe_view_retention(table)
+    assert "7.2x resize's" in text and "resized_pad does not move the right way" in text
+    assert "0.8x resize's" in text  # blur: the resize keeps more, and the sentence says so
+    assert "haze" not in text  # not a fine-scale probe
+    with_intervals = table.assign(full_share_low=0.6, full_share_high=0.8, resize_share_low=0.0, resize_share_high=0.2)
+    assert "full 0.72 [0.60, 0.80]" in describe_view_retention(with_intervals, others=("resize",))
+
+
 def test_agreement_measures_spread_bias_and_ranking_against_the_truth():
     means = np.linspace(3, 8, 40)
     truth = _distributions(means)
@@ -60,6 +125,9 @@ def test_the_report_and_its_targets_on_a_tiny_model(benchmark, tmp_path):
     assert len(report.per_theme) == 16 and report.per_theme["photos"].sum() == 12
     assert list(report.attributes.index) == ["subject centre -> thirds", "grain 0 -> 1"]
     assert report.attributes.loc["subject centre -> thirds", "truth"] > 1.0  # Rule of Thirds rewards the move
+    assert {"full_share_low", "crop_share_high"} <= set(report.attributes.columns)  # the report's bootstrap reaches the shares
+    changes = attribute_scene_changes(predictor, [3, 5], dataset_seed(benchmark), probes[1:], views=("full", "crop"))
+    assert changes.shape == (2, 6) and changes["scene"].tolist() == [3, 5] and (changes["truth"] > 0.3).all()  # Film Grain rewards grain
     ceiling = report.baselines.loc["ceiling (the truth against its own votes)"]
     assert 0.5 < ceiling["srcc_mean_votes"] <= 1.0
     checks = target_checks(report)
@@ -77,8 +145,6 @@ def test_the_command_writes_json_and_refuses_a_folder_without_truth(benchmark, t
     assert "SYNTHETIC" in printed and "theme response" in printed
     assert {"views", "baselines", "theme_response", "per_theme", "targets"} <= set(json.loads(out.read_text()))
     folder = write_tiny_folder(tmp_path / "tiny")
-    import pandas as pd
-
     labels = pd.read_csv(folder / "labels.csv")
     labels.to_csv(folder / "labels.csv", index=False)
     (folder / "dataset.json").write_text(json.dumps({"name": "tiny", "synthetic": False}))

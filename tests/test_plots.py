@@ -286,3 +286,68 @@ def test_theme_contrast_legends_cover_no_bar():
         legend = ax.get_legend().get_window_extent()
         bars = [patch.get_window_extent() for patch in _bars(ax)]
         assert bars and not any(legend.overlaps(bar) for bar in bars)
+
+
+# --------------------------------------------------------------------------------------------------
+# workbench.fidelity_plots: the fidelity figures of notebook 05 (SYNTHETIC benchmark)
+
+
+def _attribute_table(views=("full", "resized_pad", "resize", "crop"), intervals=True):
+    rng = np.random.default_rng(0)
+    names = [f"attribute {i}" for i in range(5)]
+    table = pd.DataFrame({"theme": [f"theme {i}" for i in range(5)], "scenes": 20, "truth": rng.uniform(-2, 2, 5)}, index=pd.Index(names, name="attribute"))
+    for j, view in enumerate(views):
+        table[f"{view}_share"] = np.linspace(0.1, 1.1, 5) - 0.2 * j
+        if intervals:
+            table[f"{view}_share_low"], table[f"{view}_share_high"] = table[f"{view}_share"] - 0.1, table[f"{view}_share"] + 0.15
+    return table
+
+
+def test_attribute_response_bars_are_the_shares_with_their_intervals_and_say_synthetic(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from workbench.fidelity_plots import VIEW_ORDER, plot_attribute_responses
+
+    table = _attribute_table()
+    figure = plot_attribute_responses(table, source="this run: computed here", highlight=["attribute 4"], save_to=tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").read_bytes().startswith(PNG_SIGNATURE)
+    ax = figure.axes[0]
+    containers = [c for c in ax.containers if isinstance(c, BarContainer)]
+    assert len(containers) == 4 and all(len(c) == 5 for c in containers)
+    for container, view in zip(containers, VIEW_ORDER):  # full resolution first, then the baselines
+        assert [bar.get_height() for bar in container] == pytest.approx(table[f"{view}_share"].tolist())
+        assert view in container.get_label()
+    title = ax.get_title()
+    assert "SYNTHETIC" in title and "this run: computed here" in title and "95% bootstrap" in title
+    assert "truth" in ax.get_xticklabels()[0].get_text()
+    FigureCanvasAgg(figure).draw()
+    legend = figure.legends[0].get_window_extent()
+    assert not any(legend.overlaps(bar.get_window_extent()) for bar in _bars(ax))
+    plain = plot_attribute_responses(_attribute_table(("full", "resize"), intervals=False), source="x").axes[0]
+    assert "no intervals" in plain.get_title() and len([c for c in plain.containers if isinstance(c, BarContainer)]) == 2
+    with pytest.raises(ValueError, match="crop"):
+        plot_attribute_responses(table.drop(columns="crop_share"), source="x", views=["full", "crop"])
+
+
+def test_theme_response_scatter_draws_every_pair_the_fit_and_its_numbers(tmp_path):
+    from workbench.fidelity import theme_response, theme_response_pairs
+    from workbench.fidelity_plots import plot_theme_response
+
+    rng = np.random.default_rng(3)
+    own = rng.integers(0, 5, 30)
+    truth = _gaussians(rng.uniform(3, 8, 150)).reshape(30, 5, 10)
+    pred = _gaussians(rng.uniform(3, 8, 150)).reshape(30, 5, 10)
+    pairs, response = theme_response_pairs(pred, truth, own), theme_response(pred, truth, own, bootstrap=20)
+    figure = plot_theme_response(pairs, response, source="this run: computed here", caption="data line", save_to=tmp_path / "scatter.png")
+    assert (tmp_path / "scatter.png").read_bytes().startswith(PNG_SIGNATURE)
+    ax = figure.axes[0]
+    assert len(ax.collections[0].get_offsets()) == len(pairs) == 120
+    fitted = next(line for line in ax.get_lines() if "fitted" in line.get_label())
+    x, y = fitted.get_data()
+    assert (y[1] - y[0]) / (x[1] - x[0]) == pytest.approx(response["slope"])
+    text = " ".join(t.get_text() for t in ax.texts)
+    assert f"slope {response['slope']:.3f}" in text and f"r = {response['r']:.3f}" in text and "sign agreement" in text
+    assert "this run: computed here" in text and "30 photos x 4 other themes" in text
+    assert "SYNTHETIC" in ax.get_title() and "data line" in figure.get_suptitle()
+    with pytest.raises(ValueError, match="empty"):
+        plot_theme_response(pairs.iloc[:0], response, source="x")

@@ -117,42 +117,62 @@ def agreement(pred: np.ndarray, truth: np.ndarray, votes: np.ndarray, bootstrap:
     }  # fmt: skip
 
 
+def _theme_changes(pred_all: np.ndarray, truth_all: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``[N, T]`` true and predicted changes of the mean from each photo's own theme to every theme, and the
+    mask of the (photo, other theme) pairs (its own theme left out)."""
+    n, themes = truth_all.shape[:2]
+    if pred_all.shape[:2] != (n, themes) or np.shape(own) != (n,):
+        raise ValueError(f"pred_all {pred_all.shape} and truth_all {truth_all.shape} must be [N, T, K] of the same photos and themes, own [N]")
+    pred_mean, truth_mean = distribution_mean(pred_all), distribution_mean(truth_all)  # [N, T]
+    rows = np.arange(n)
+    other = np.ones((n, themes), bool)
+    other[rows, own] = False
+    return truth_mean - truth_mean[rows, own][:, None], pred_mean - pred_mean[rows, own][:, None], other
+
+
+def theme_response_pairs(pred_all: np.ndarray, truth_all: np.ndarray, own: np.ndarray) -> pd.DataFrame:
+    """One row per (photo, other theme) pair: ``photo`` (row of ``pred_all``), ``theme`` (id), ``true_change``
+    and ``pred_change`` of the mean when the photo is judged under that theme instead of its own: the
+    points behind ``theme_response``'s slope (what its scatter plot draws)."""
+    true_change, pred_change, other = _theme_changes(pred_all, truth_all, own)
+    photo, theme = np.nonzero(other)
+    return pd.DataFrame({"photo": photo, "theme": theme, "true_change": true_change[other], "pred_change": pred_change[other]})
+
+
 def theme_response(pred_all: np.ndarray, truth_all: np.ndarray, own: np.ndarray, bootstrap: int = 1000, seed: int = 0) -> dict[str, float]:
     """How far a theme switch moves the prediction, as a share of how far it moves the truth.
 
     pred_all, truth_all: ``[N, T, K]`` distributions of each photo under each theme; own: ``[N]`` theme ids.
-    Over every (photo, other theme) pair: the OLS slope of the predicted change of the mean on the true
-    change (1 = follows the criterion fully, 0 = ignores the theme), their correlation, and the share of
-    pairs moved in the truth's direction among those where the truth moves by >= ``SIGN_THRESHOLD``.
+    Over every (photo, other theme) pair (``theme_response_pairs``): the OLS slope (and intercept) of the
+    predicted change of the mean on the true change (1 = follows the criterion fully, 0 = ignores the theme),
+    their correlation, and the share of pairs moved in the truth's direction among those where the truth
+    moves by >= ``SIGN_THRESHOLD``. The slope's interval resamples photos (with all their pairs).
     """
-    n, themes = truth_all.shape[:2]
-    pred_mean, truth_mean = distribution_mean(pred_all), distribution_mean(truth_all)  # [N, T]
-    rows = np.arange(n)
-    pred_change = pred_mean - pred_mean[rows, own][:, None]
-    true_change = truth_mean - truth_mean[rows, own][:, None]
-    other = np.ones((n, themes), bool)
-    other[rows, own] = False
+    true_change, pred_change, other = _theme_changes(pred_all, truth_all, own)
+    rows = np.arange(len(other))
 
-    def slope(index: np.ndarray) -> float:
+    def fit(index: np.ndarray) -> np.ndarray:
         x, y = true_change[index][other[index]], pred_change[index][other[index]]
-        return float(np.polyfit(x, y, 1)[0]) if np.ptp(x) > 0 else float("nan")
+        return np.polyfit(x, y, 1) if np.ptp(x) > 0 else np.full(2, np.nan)
 
     x, y = true_change[other], pred_change[other]
     moved = np.abs(x) >= SIGN_THRESHOLD
-    low, high = bootstrap_interval(slope, n, bootstrap, seed)
+    low, high = bootstrap_interval(lambda index: float(fit(index)[0]), len(rows), bootstrap, seed)
+    slope, intercept = fit(rows)
     return {
-        "pairs": int(other.sum()), "slope": slope(rows), "slope_low": low, "slope_high": high,
+        "pairs": int(other.sum()), "slope": float(slope), "slope_low": low, "slope_high": high, "intercept": float(intercept),
         "r": _plcc(x, y), "sign_agreement": float((np.sign(x[moved]) == np.sign(y[moved])).mean()) if moved.any() else float("nan"),
+        "sign_pairs": int(moved.sum()),
     }  # fmt: skip
 
 
-def attribute_responses(
+def attribute_scene_changes(
     predictor: Predictor, indices: Sequence[int], seed: int = 0, probes: Sequence[AttributeProbe] = ATTRIBUTE_PROBES,
     views: Sequence[str] = TRANSFORMS, batch_size: int = 8,
 ) -> pd.DataFrame:
     """Each probe on each scene ``index`` (drawn with ``seed`` as a photo made for the probe's theme): the
-    mean change low -> high of the truth and of each view's prediction under that theme, over the scenes.
-    Columns: ``truth``, ``<view>``, ``<view>_share`` (the view's change / the truth's)."""
+    change of the mean low -> high of the truth and of each view's prediction under that theme.
+    One row per (probe, scene): ``attribute``, ``theme``, ``scene``, ``truth``, ``<view>``."""
     rows = []
     for probe in probes:
         images, truth = [], []
@@ -162,15 +182,52 @@ def attribute_responses(
                 images.append(image)
                 truth.append(distribution_moments(expected_distribution(attributes, probe.theme))[0])
         features = predictor.features(images, view=list(views), batch_size=batch_size)
-        row: dict[str, Any] = {"attribute": probe.name, "theme": probe.theme, "scenes": len(indices)}
         truth = np.asarray(truth).reshape(-1, 2)
-        row["truth"] = float((truth[:, 1] - truth[:, 0]).mean())
+        changes = {"attribute": probe.name, "theme": probe.theme, "scene": [int(index) for index in indices], "truth": truth[:, 1] - truth[:, 0]}
         for view in views:
             means = distribution_mean(predictor.predict_from_features(features, probe.theme, view=view)).reshape(-1, 2)
-            row[view] = float((means[:, 1] - means[:, 0]).mean())
+            changes[view] = means[:, 1] - means[:, 0]
+        rows.append(pd.DataFrame(changes))
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarise_attribute_changes(changes: pd.DataFrame, views: Sequence[str] = TRANSFORMS, bootstrap: int = 0, seed: int = 0) -> pd.DataFrame:
+    """``attribute_scene_changes`` -> one row per probe: the mean change over the scenes of the truth
+    (``truth``) and of each view (``<view>``), and the view's share of the truth's (``<view>_share``: its
+    mean change / the truth's); with ``bootstrap`` resamples of the scenes, the share's 95% interval
+    (``<view>_share_low`` / ``_high``)."""
+    rows = []
+    for name, group in changes.groupby("attribute", sort=False):
+        truth = group["truth"].to_numpy()
+        row: dict[str, Any] = {"attribute": name, "theme": group["theme"].iloc[0], "scenes": len(group), "truth": float(truth.mean())}
+        for view in views:
+            change = group[view].to_numpy()
+            row[view] = float(change.mean())
             row[f"{view}_share"] = row[view] / row["truth"] if row["truth"] else float("nan")
+            if bootstrap:
+                row[f"{view}_share_low"], row[f"{view}_share_high"] = bootstrap_interval(_share_of(change, truth), len(group), bootstrap, seed)
         rows.append(row)
     return pd.DataFrame(rows).set_index("attribute")
+
+
+def _share_of(change: np.ndarray, truth: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The statistic a share's interval resamples: mean change / the truth's mean change over the scenes ``index``."""
+
+    def share(index: np.ndarray) -> float:
+        true = truth[index].mean()
+        return float(change[index].mean() / true) if true else float("nan")
+
+    return share
+
+
+def attribute_responses(
+    predictor: Predictor, indices: Sequence[int], seed: int = 0, probes: Sequence[AttributeProbe] = ATTRIBUTE_PROBES,
+    views: Sequence[str] = TRANSFORMS, batch_size: int = 8, bootstrap: int = 0, bootstrap_seed: int = 0,
+) -> pd.DataFrame:
+    """Each probe's mean change low -> high over the scenes ``indices`` (drawn with ``seed``), of the truth and
+    of each view, and each view's share of the truth's (``summarise_attribute_changes`` of ``attribute_scene_changes``)."""
+    changes = attribute_scene_changes(predictor, indices, seed, probes, views, batch_size)
+    return summarise_attribute_changes(changes, views, bootstrap, bootstrap_seed)
 
 
 def fidelity_report(
@@ -219,7 +276,8 @@ def fidelity_report(
         {"baseline": "theme prior (training votes, no image)", **agreement(prior, truth, votes, bootstrap, seed)},
         {"baseline": "ceiling (the truth against its own votes)", **agreement(truth, truth, votes, bootstrap, seed)},
     ]).set_index("baseline")  # fmt: skip
-    attributes = attribute_responses(predictor, photos["image_id"].astype(int).tolist()[:scenes], _dataset_seed(data_root), probes, views, batch_size) if scenes else pd.DataFrame()
+    scene_ids = photos["image_id"].astype(int).tolist()[:scenes]
+    attributes = attribute_responses(predictor, scene_ids, dataset_seed(data_root), probes, views, batch_size, bootstrap, seed) if scenes else pd.DataFrame()
     meta = {
         "data_root": str(data_root), "split": split, "photos": int(len(photos)), "validation_photos": int(len(val)),
         "scenes": int(scenes), "bootstrap": int(bootstrap), "views": list(views), "sign_threshold": SIGN_THRESHOLD,
@@ -228,7 +286,7 @@ def fidelity_report(
     return FidelityReport(pd.DataFrame(view_rows).set_index(["view", "theme"]), baselines, pd.DataFrame(response_rows).set_index("view"), per_theme, attributes, meta)
 
 
-def _dataset_seed(data_root: str | Path) -> int:
+def dataset_seed(data_root: str | Path) -> int:
     """The seed the benchmark was written with (its dataset.json): the attribute probes redraw its photos."""
     path = Path(data_root) / "dataset.json"
     return int(json.loads(path.read_text()).get("seed", 0)) if path.is_file() else 0
@@ -255,14 +313,44 @@ def target_checks(report: FidelityReport) -> pd.DataFrame:
             rows.append((f"{name} ({probe['theme']}): full view share", probe["full_share"], ">= 0.333"))
     for name in FINE_SCALE_PROBES:
         if len(report.attributes) and name in report.attributes.index and "resize" in report.attributes.columns:
-            probe = report.attributes.loc[name]
-            # the full view must move the right way; a resize head that does not move the right way at all counts as 0
-            full_share, resize_share = probe["full_share"], max(probe["resize_share"], 0.0)
-            ratio = float("nan") if full_share <= 0 else full_share / resize_share if resize_share > 0 else float("inf")
-            rows.append((f"{name}: full / resize view's own head", ratio, ">= 2"))
+            rows.append((f"{name}: full / resize view's own head", full_over_other(report.attributes.loc[name]), ">= 2"))
     checks = pd.DataFrame(rows, columns=["target", "value", "goal"])
     checks["met"] = [_meets(value, goal) for value, goal in zip(checks["value"], checks["goal"])]
     return checks.set_index("target")
+
+
+def full_over_other(probe: pd.Series, other: str = "resize") -> float:
+    """How many times the full view's share of the truth's change is ``other``'s, for one row of the
+    attribute table. The full view must move the right way (else NaN); a view that does not move the right
+    way at all counts as 0 (ratio inf)."""
+    full_share, other_share = probe["full_share"], max(probe[f"{other}_share"], 0.0)
+    return float("nan") if not full_share > 0 else full_share / other_share if other_share > 0 else float("inf")
+
+
+def describe_view_retention(attributes: pd.DataFrame, probes: Sequence[str] = FINE_SCALE_PROBES, others: Sequence[str] = ("resized_pad", "resize")) -> str:
+    """One sentence per probe of ``probes`` in ``attributes`` (``summarise_attribute_changes``): the full view's
+    share of the truth's change against the downscaling views', with intervals when the table has them, and
+    the ratio full / each (``full_over_other``; the targets ask >= 2), written from the numbers whichever way they go."""
+
+    def share(row: pd.Series, view: str) -> str:
+        interval = f" [{row[f'{view}_share_low']:.2f}, {row[f'{view}_share_high']:.2f}]" if f"{view}_share_low" in row.index else ""
+        return f"{view} {row[f'{view}_share']:.2f}{interval}"
+
+    def ratio(row: pd.Series, view: str) -> str:
+        value = full_over_other(row, view)
+        if np.isnan(value):
+            return "the full view does not move the right way"
+        return f"{view} does not move the right way" if value == float("inf") else f"{value:.1f}x {view}'s"
+
+    sentences = []
+    for name in [probe for probe in probes if probe in attributes.index]:
+        row = attributes.loc[name]
+        present = [view for view in others if f"{view}_share" in row.index]
+        sentences.append(
+            f"**{name}** ({row['theme']}, truth {row['truth']:+.2f}): share of the truth's change {share(row, 'full')} vs "
+            f"{', '.join(share(row, view) for view in present)}; full keeps {', '.join(ratio(row, view) for view in present)}."
+        )  # fmt: skip
+    return " ".join(sentences)
 
 
 def _meets(value: float, goal: str) -> bool:
