@@ -184,7 +184,7 @@ if effect is not None:
 # The paper's Fig. 2 shows photos whose scores depend on the challenge they were entered in. On the
 # synthetic benchmark that can be measured on one and the same photo: the generator knows each theme's
 # criterion, so it gives the **true** distribution of any photo judged under any theme
-# (`workbench.data.synth.expected_distribution`), and the model predicts it under any theme from one
+# (`workbench.data.synth_truth.expected_distribution`), and the model predicts it under any theme from one
 # backbone pass (`Predictor.predict_all_themes`). Below, for each photo, the theme that judges it most
 # differently from its own, and whether the model's prediction follows. (On real AVA votes each photo
 # was judged under one challenge only: `06_theme_bias` shows what those data can say.)
@@ -225,7 +225,7 @@ else:
 #   resolution view keeps. The sentence under the figure says, from the numbers, for which of them it holds.
 
 # %%
-from workbench.data.synth import truth_under_every_theme
+from workbench.data.synth_truth import truth_under_every_theme
 from workbench.fidelity import SIGN_THRESHOLD, theme_response, theme_response_pairs
 from workbench.fidelity_plots import plot_theme_response
 

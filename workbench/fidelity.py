@@ -1,7 +1,7 @@
 """How faithfully a model follows the synthetic benchmark's truth: by view, by theme, by attribute.
 
 The benchmark knows, for every photo, the noise-free vote distribution under *every* theme, and can
-redraw any photo with one attribute changed (``workbench.data.synth``). So beyond "how well does it
+redraw any photo with one attribute changed (``workbench.data.synth_render``). So beyond "how well does it
 rank photos" one can ask what the paper is about: does a theme switch move the prediction as far as
 it moves the truth (the theme's criterion), does each attribute move it (composition included), and
 does full resolution keep what a resize loses. ``fidelity_report`` answers with tables, each against
