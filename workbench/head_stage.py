@@ -217,7 +217,9 @@ def fit_theme_classifier(
     losses = []
     try:
         step = torch.optim.AdamW(classifier.parameters(), lr=lr, weight_decay=1e-4)
-        for _ in tqdm(range(epochs), desc="head stage: fitting the theme classifier", disable=not progress, leave=False, dynamic_ncols=True):
+        # mininterval=0: a few fast epochs, each drawn, so the bar a notebook keeps ends at 100%, not at the last
+        # frame before tqdm's rate limit (leave=False closes a notebook bar without a final refresh).
+        for _ in tqdm(range(epochs), desc="head stage: fitting the theme classifier", disable=not progress, leave=False, dynamic_ncols=True, mininterval=0):
             order = torch.randperm(len(features), generator=generator)
             total = 0.0
             for start in range(0, len(order), batch_size):
