@@ -119,7 +119,8 @@ cases.round(3)
 
 # %%
 from workbench.analysis.failure_summary import describe_failure_cases, failure_case_summary
-from workbench.plots import plot_failure_cases, plot_with_without_theme
+from workbench.plots import plot_failure_cases
+from workbench.theme_plots import plot_with_without_theme
 
 failures = failure_case_summary(pred, target, k=k, metric="emd1")  # the worst k against all photos, measured
 plot_failure_cases(pred, target, images=photos["path"].tolist(), k=k, titles=titles,

@@ -125,7 +125,7 @@ ranked = stats.sort_values("mean_of_means")
 display(Markdown("**Lowest and highest average mean score**"), pd.concat([ranked.head(5), ranked.tail(5)])[columns].round(3))
 
 # %%
-from workbench.plots import plot_theme_distributions, plot_theme_means, theme_browser
+from workbench.theme_plots import plot_theme_distributions, plot_theme_means, theme_browser
 
 plot_theme_distributions(stats, top=TOP, caption=f"{CAPTION}; the {TOP} largest themes", save_to=OUT / "theme_distributions.png")
 

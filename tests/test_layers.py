@@ -24,7 +24,7 @@ FLOORS = [
     ["hooks", "analysis.themes", "analysis.baselines", "analysis.failure_summary", "view_probe"],
     ["train", "analysis"],
     ["plots", "ablation", "fidelity", "demo.cache", "demo.drawing", "demo.tables", "demo.models", "demo.store"],
-    ["figures", "fidelity_plots", "demo.benchmark"],
+    ["figures", "fidelity_plots", "theme_plots", "demo.benchmark"],
     ["demo.session"],
     ["demo.batch", "demo.registry", "demo", "notebook"],
     ["demo.page"],

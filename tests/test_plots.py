@@ -17,11 +17,8 @@ from workbench.plots import (  # noqa: E402
     plot_failure_cases,
     plot_histograms,
     plot_history,
-    plot_theme_distributions,
-    plot_theme_means,
-    plot_with_without_theme,
-    theme_browser,
 )
+from workbench.theme_plots import plot_theme_distributions, plot_theme_means, plot_with_without_theme, theme_browser  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
