@@ -53,3 +53,12 @@ def test_failure_case_summary_rejects_a_bad_k_and_metric():
         failure_case_summary(target, target, k=0)
     with pytest.raises(ValueError, match="unknown metric"):
         failure_case_summary(target, target, k=2, metric="nope")
+
+
+def test_a_tiny_correlation_is_called_negligible_not_absent():
+    """rho 0.09 over 601 photos is "significant" (p ~0.03) yet explains under 1% of the ranks: the text
+    must not say there is no correlation, nor call it more than negligible."""
+    from workbench.analysis.failure_summary import _strength
+
+    assert _strength(0.091) == "a negligible" and _strength(-0.05) == "a negligible negative"
+    assert _strength(0.2) == "a weak" and _strength(-0.4) == "a moderate negative" and _strength(0.7) == "a strong"
