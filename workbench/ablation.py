@@ -10,9 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shlex
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
-from workbench.checkpoints import load_checkpoint
+from workbench.checkpoints import git_commit, load_checkpoint, write_atomically
 from workbench.config import TrainConfig
 from workbench.evaluation import evaluate_checkpoint
 from workbench.metrics import distribution_mean
@@ -63,7 +61,7 @@ def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) ->
     """``base`` with the variant's changes, the seed, and its own output folder."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown ablation variant {variant!r}; known: {', '.join(VARIANTS)}")
-    slug = variant.lower().replace("+", "_").replace(",", "").replace(" ", "_")
+    slug = variant.lower().replace("+", "_").replace(" ", "_").translate(str.maketrans("", "", ",()"))
     changes = dict(VARIANTS[variant])
     if changes.get("roi_size") == BASELINE_ROI:
         changes["roi_size"] = backbone_defaults(base.backbone)["baseline_roi_size"]
@@ -71,7 +69,6 @@ def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) ->
         # A model without themes has no theme to condition on: it fits its photos' own votes (the paper's
         # targets) and predicts with no theme input, whatever the base recipe does with themes.
         changes.update(head_targets="votes", no_theme="learned")
-    slug = slug.replace("(", "").replace(")", "")
     return dataclasses.replace(base, **changes, seed=seed, out_dir=str(out_dir / slug / f"seed{seed}"))
 
 
@@ -129,16 +126,6 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _git_commit() -> str | None:
-    """The checkout's commit (with "+changes" when its tracked files differ), None outside a git checkout."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return f"{commit}+changes" if dirty else commit
-
-
 def _start_provenance(sidecar: Path, base: TrainConfig, seeds: list[int], variants: list[str], tta: bool, command: str | None) -> dict[str, Any]:
     """What made ``results.csv``, for ``notebook.results_source``: kept from an earlier (resumed) run where it
     matches, with this run's command, commit and variants added."""
@@ -147,7 +134,7 @@ def _start_provenance(sidecar: Path, base: TrainConfig, seeds: list[int], varian
         "command": command or earlier.get("command"),
         "started_utc": earlier.get("started_utc") or _utc_now(),
         "finished_utc": None,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(short=False, mark_changes=True) or None,
         "config": {key: value for key, value in dataclasses.asdict(base).items() if key not in ("out_dir",)},
         "seeds": sorted(set(earlier.get("seeds", [])) | set(seeds)),
         "variants": list(dict.fromkeys([*earlier.get("variants", []), *variants])),
@@ -163,9 +150,8 @@ def _finish_provenance(sidecar: Path, provenance: dict[str, Any]) -> None:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    temporary.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    text = json.dumps(payload, indent=2, default=str) + "\n"
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def prediction_spread(pred, target) -> dict[str, float]:

@@ -89,17 +89,42 @@ def package_version() -> str:
         return "unknown"
 
 
+def git_commit(short: bool = True, mark_changes: bool = False) -> str:
+    """The checkout's commit ("" outside a git checkout); mark_changes: "+changes" when tracked files differ from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", *(["--short"] if short else []), "HEAD")
+        dirty = mark_changes and bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f"{commit}+changes" if dirty else commit
+
+
 def code_version() -> str:
     """Package version plus the git commit when run from a checkout."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-            capture_output=True, text=True, timeout=5,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
+    commit = git_commit()
     version = package_version()
     return f"{version}+{commit}" if commit else version
+
+
+def write_atomically(path: str | os.PathLike, write: typing.Callable[[typing.BinaryIO], None]) -> Path:
+    """``write(handle)`` into a temp file beside ``path``, fsync, then rename over ``path``: a run killed
+    mid-write leaves the previous file intact and never a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def save_checkpoint(path: str | os.PathLike, payload: Checkpoint | dict[str, Any]) -> Path:
@@ -123,18 +148,7 @@ def save_checkpoint(path: str | os.PathLike, payload: Checkpoint | dict[str, Any
         )  # fmt: skip
     if payload["transform"] not in TRANSFORMS:
         raise ValueError(f"{path}: transform must be one of {TRANSFORMS}, got {payload['transform']!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda handle: torch.save(payload, handle))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:

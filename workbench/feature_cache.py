@@ -8,6 +8,7 @@ give another fingerprint and the features are computed afresh.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from workbench.checkpoints import write_atomically
 from workbench.data.datasets import AestheticDataset
 from workbench.inference import ViewFeatures
 from workbench.model.build import AestheticModel
@@ -54,7 +56,7 @@ def cached_features(path: Path | None, fingerprint: str, compute: Callable[[], t
         return saved["features"], saved["loaded"]
     features, loaded = compute()
     if path is not None and write:
-        _write(path, {"fingerprint": fingerprint, "features": features, "loaded": loaded})
+        write_atomically(path, functools.partial(torch.save, {"fingerprint": fingerprint, "features": features, "loaded": loaded}))
     return features, loaded
 
 
@@ -69,7 +71,7 @@ def cached_split_features(
         parts = compute()
         saved = {"fingerprint": fingerprint, "parts": [{"values": p.values.cpu(), "index": p.index.cpu(), "counts": p.counts.cpu()} for p in parts]}
         if path is not None and write:
-            _write(path, saved)
+            write_atomically(path, functools.partial(torch.save, saved))
     return [ViewFeatures(p["values"].to(device), p["index"], p["counts"]) for p in saved["parts"]]
 
 
@@ -84,10 +86,3 @@ def _read(path: Path | None, fingerprint: str) -> dict | None:
         return None
     saved = torch.load(path, map_location="cpu", weights_only=True)
     return saved if saved.get("fingerprint") == fingerprint else None
-
-
-def _write(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
