@@ -211,3 +211,30 @@ def test_the_head_stage_fits_the_classifier_and_a_checkpoint_keeps_it(tiny_root,
     features = torch.randn(2, model.backbone.feature_dim)
     posterior = model.theme_posterior(features)
     assert torch.allclose(posterior.sum(1), torch.ones(2)) and not torch.allclose(posterior, posterior[:, :1].expand_as(posterior))
+
+
+def test_own_theme_weight_pulls_the_head_towards_each_photos_own_theme():
+    """Photos the head cannot tell apart (one feature vector): under each theme it predicts a blend of the
+    photos' targets, and weighing each photo's own theme higher moves the blend towards those photos' targets
+    (every_theme targets: under its own theme a photo's votes sit in the top bin, under the others in the bottom)."""
+    themes_count, photos = 4, 32
+    themes = torch.arange(photos) % themes_count
+    targets = torch.zeros(photos, themes_count, 10)
+    targets[:, :, 0] = 1
+    targets[torch.arange(photos), themes] = torch.nn.functional.one_hot(torch.tensor(9), 10).float()
+    loaded = torch.ones(photos, 1, dtype=torch.bool)
+
+    def own_theme_mean(weight):
+        torch.manual_seed(0)
+        model = build_model("compact", num_bins=10, num_themes=themes_count, roi_size=8)
+        fit_head(model, torch.zeros(photos, 1, model.backbone.feature_dim), loaded, targets, themes, epochs=40,
+                 batch_size=8, lr=0.01, optimizer="adamw", progress=False, own_theme_weight=weight)  # fmt: skip
+        with torch.no_grad():
+            pred = model.eval().predict_from_features(torch.zeros(1, model.backbone.feature_dim), torch.tensor([0]))
+        return float(pred[0] @ torch.arange(1, 11, dtype=torch.float32))
+
+    plain, weighted = own_theme_mean(1.0), own_theme_mean(themes_count * 3.0)
+    # weight 1: a quarter of the pairs under theme 0 have mean 10 -> ~3.25; weight 12: 12 of 15 -> ~8.2
+    assert plain < 5 < weighted
+    with pytest.raises(ValueError, match="own_theme_weight"):
+        own_theme_mean(0.0)

@@ -157,3 +157,16 @@ def test_training_loss_is_the_emd_plus_the_weighted_std_term():
     assert torch.equal(training_loss(pred, target), emd_loss(pred, target))
     expected = emd_loss(pred, target) + 0.5 * std_loss(pred, target)
     assert torch.allclose(training_loss(pred, target, std_weight=0.5), expected)
+
+
+def test_training_loss_with_sample_weights_is_the_weighted_mean_of_the_per_sample_losses():
+    pred, target = torch.softmax(torch.randn(4, 10), dim=1), torch.softmax(torch.randn(4, 10), dim=1)
+    weight = torch.tensor([1.0, 3.0, 0.0, 1.0])
+    per_sample = emd_loss(pred, target, reduction="none") + 0.5 * std_loss(pred, target, reduction="none")
+    expected = (per_sample * weight).sum() / weight.sum()
+    assert torch.allclose(training_loss(pred, target, std_weight=0.5, sample_weight=weight), expected)
+    assert torch.allclose(training_loss(pred, target, sample_weight=torch.ones(4)), emd_loss(pred, target))
+    with pytest.raises(ValueError, match="sample_weight"):
+        training_loss(pred, target, sample_weight=torch.zeros(4))
+    with pytest.raises(ValueError, match="sample_weight"):
+        training_loss(pred, target, sample_weight=torch.ones(3))

@@ -78,6 +78,7 @@ class TrainConfig:
     head_batch_size: int | None = None  # (photo, view) pairs per step of the head stage; None = batch_size (the head is cheap: larger batches cut the steps' overhead)
     std_loss_weight: float = 0.0  # weight of the auxiliary squared error of the distribution's std (losses.std_loss); 0 = the paper's EMD alone
     head_optimizer: str = "sgd"  # head stage: "sgd" (momentum, as the paper) or "adamw" (measured better on cached features: checkpoints/demo.md)
+    own_theme_weight: float = 1.0  # head_targets every_theme: each photo's pair with its own theme weighs this many times each other pair (the evaluation asks only that pair); 1 = all alike
     head_targets: str = "votes"  # head stage: "votes" (each photo's own votes, under its own theme: the paper, AVA) or "every_theme" (SYNTHETIC benchmark only: each photo's noise-free vote distribution under every theme, data.synth_truth.truth_under_every_theme)
     epochs: int = 30  # end-to-end training epochs (after the head stage, if any)
     batch_size: int = 16  # photos per step (per process under DDP)
@@ -146,6 +147,8 @@ class TrainConfig:
             )
         if not self.std_loss_weight >= 0:
             raise ValueError(f"config: std_loss_weight must be >= 0, got {self.std_loss_weight}")
+        if not self.own_theme_weight > 0:
+            raise ValueError(f"config: own_theme_weight must be > 0, got {self.own_theme_weight}")
         _check_choice("no_theme", self.no_theme, NO_THEME_MODES)
         if self.no_theme == "posterior" and not (self.use_theme and self.head_epochs >= 1):
             raise ValueError("config: no_theme='posterior' needs use_theme=true and head_epochs >= 1 (the head stage fits the theme classifier)")

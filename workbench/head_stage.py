@@ -117,13 +117,15 @@ def fit_head(
     optimizer: str = "sgd",
     std_weight: float = 0.0,
     view: str | None = None,
+    own_theme_weight: float = 1.0,
 ) -> list[float]:
     """Train ``model.theme_branch`` and ``model.head`` on cached features; returns the loss per epoch.
 
     features [N, V, D], loaded [N, V] (``extract_features``), themes [N] (-1: none), and targets either
     [N, K] (each photo's votes under its own theme) or [N, T, K] (its distribution under every theme,
     ``head_targets="every_theme"``: each step then fits every (photo, theme) pair, the visual part of the
-    head run once per photo, and there is no theme to drop).
+    head run once per photo, and there is no theme to drop; ``own_theme_weight`` weighs the pair of a photo and
+    its own theme that many times each other pair, as the evaluation (AVA's protocol) asks only that pair).
     Each epoch visits every loaded (photo, view) pair once in a seeded order; theme dropout replaces a
     theme by -1 with probability ``theme_dropout``. SGD with momentum (or AdamW), the learning rate halved at
     1/2 and 3/4 of the epochs. The backbone is not touched. ``on_epoch(epoch, loss)`` is called after
@@ -152,6 +154,12 @@ def fit_head(
     generator = torch.Generator().manual_seed(seed)
     losses = []
     every_theme_id = torch.arange(model.num_themes, device=device)
+    if not own_theme_weight > 0:
+        raise ValueError(f"head stage: own_theme_weight must be > 0, got {own_theme_weight}")
+    # [N, T]: own_theme_weight where the theme is the photo's own, 1 elsewhere (a photo without a theme: all 1)
+    own_theme_weights = torch.ones(len(themes), model.num_themes)
+    has_theme = themes >= 0
+    own_theme_weights[has_theme.nonzero(as_tuple=True)[0], themes[has_theme]] = own_theme_weight
     # Flush denormal floats to zero while the head trains: Adam's running averages of the tiny gradients of
     # a zero-initialised layer (FilmHead's modulation) sink into the denormal range, where x86 arithmetic is
     # far slower (the demo recipe, measured: 7 s an epoch with flushing; without, its third epoch had not
@@ -169,7 +177,10 @@ def fit_head(
                 if every_theme:
                     logits = heads.head.forward_all_themes(batch_features, heads.theme_branch(every_theme_id, model.num_themes))
                     pred = torch.softmax(logits.float(), dim=2).flatten(0, 1)  # [B * T, K], rows as the targets'
-                    loss = training_loss(pred, targets[rows].flatten(0, 1).to(device), r=emd_r, std_weight=std_weight)
+                    loss = training_loss(
+                        pred, targets[rows].flatten(0, 1).to(device), r=emd_r, std_weight=std_weight,
+                        sample_weight=None if own_theme_weight == 1 else own_theme_weights[rows].flatten(),
+                    )  # fmt: skip
                 else:
                     batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
                     pred = model.predict_from_features(batch_features, batch_themes.to(device), view=view)

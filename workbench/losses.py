@@ -70,7 +70,21 @@ def std_loss(pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean") 
     return error.sum() if reduction == "sum" else error
 
 
-def training_loss(pred: torch.Tensor, target: torch.Tensor, r: float = 2, std_weight: float = 0.0) -> torch.Tensor:
-    """The loss every stage trains on: ``emd_loss`` (eq. 7), plus ``std_weight * std_loss`` when > 0."""
-    loss = emd_loss(pred, target, r=r)
-    return loss + std_weight * std_loss(pred, target) if std_weight else loss
+def training_loss(
+    pred: torch.Tensor, target: torch.Tensor, r: float = 2, std_weight: float = 0.0, sample_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The loss every stage trains on: ``emd_loss`` (eq. 7), plus ``std_weight * std_loss`` when > 0.
+
+    sample_weight (Tensor[B], optional): a weighted mean over the batch instead of the plain one (the head stage
+    weighs each photo's own theme above the others it is labelled under, ``TrainConfig.own_theme_weight``).
+    """
+    if sample_weight is None:
+        loss = emd_loss(pred, target, r=r)
+        return loss + std_weight * std_loss(pred, target) if std_weight else loss
+    if sample_weight.shape != pred.shape[:1] or not bool((sample_weight >= 0).all()) or not float(sample_weight.sum()) > 0:
+        raise ValueError(f"sample_weight must be [B] = [{pred.shape[0]}], >= 0 and not all 0, got shape {tuple(sample_weight.shape)}")
+    per_sample = emd_loss(pred, target, r=r, reduction="none")
+    if std_weight:
+        per_sample = per_sample + std_weight * std_loss(pred, target, reduction="none")
+    weight = sample_weight.to(dtype=per_sample.dtype, device=per_sample.device)
+    return (per_sample * weight).sum() / weight.sum()

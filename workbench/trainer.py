@@ -376,7 +376,7 @@ class Trainer:
             batch_size=config.batch_size if config.head_batch_size is None else config.head_batch_size,
             momentum=config.momentum, weight_decay=config.weight_decay, theme_dropout=config.theme_dropout,
             emd_r=config.emd_r, seed=seed_of(config.seed, 2), progress=self.progress and self.is_main,
-            optimizer=config.head_optimizer, std_weight=config.std_loss_weight,
+            optimizer=config.head_optimizer, std_weight=config.std_loss_weight, own_theme_weight=config.own_theme_weight,
         )  # fmt: skip
         def after_head_epoch(epoch: int, loss: float) -> None:
             for hook in self.hooks:
