@@ -469,3 +469,14 @@ def test_real_photos_load_through_a_csv_folder(tmp_path):
     assert [list(item["image"].shape[1:]) for item in items] == expected  # all fit the 800 canvas as they are
     batch = collate_padded(items[:4], canvas=800)
     assert batch["batch"].images.shape == (4, 3, 800, 800) and batch["skipped"] == 0
+
+
+@pytest.mark.parametrize("text, match", [("{not json", r"x.json, line 1: not valid JSON"), ("[1, 2]", r"x.json: expected a JSON object with the seed, got list")])
+def test_a_json_file_that_is_not_one_object_is_an_error_naming_it(tmp_path, text, match):
+    from workbench.data.tables import read_json_object
+
+    (tmp_path / "x.json").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_json_object(tmp_path / "x.json", "the seed")
+    (tmp_path / "x.json").write_text('{"seed": 3}')
+    assert read_json_object(tmp_path / "x.json", "the seed") == {"seed": 3}

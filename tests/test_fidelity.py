@@ -63,6 +63,9 @@ def test_theme_response_pairs_are_the_points_behind_the_slope_and_a_known_slope_
     assert response["slope"] == pytest.approx(0.6, abs=0.03) and response["intercept"] == pytest.approx(-0.1, abs=0.03)
     assert response["slope_low"] <= response["slope"] <= response["slope_high"]
     assert response["sign_pairs"] == int((pairs["true_change"].abs() >= 0.25).sum())
+    # under the other themes the prediction sits 0.4 x (its own theme's mean - the theme's) - 0.1 off the truth
+    off = (distribution_mean(pred) - exact)[pairs["photo"].to_numpy(), pairs["theme"].to_numpy()]
+    assert response["other_theme_bias"] == pytest.approx(off.mean()) and response["other_theme_bias"] == pytest.approx((-0.4 * pairs["true_change"] - 0.1).mean(), abs=0.03)
     with pytest.raises(ValueError, match="same photos and themes"):
         theme_response_pairs(pred[:-1], truth, own)
 

@@ -282,5 +282,5 @@ def test_results_source_names_the_file_command_and_date_from_the_sidecar(tmp_pat
     assert results_source(results, tmp_path) == f"read from results/ablation.csv (`{command}`, 2026-12-04T21:40:00Z)"
     assert ablation_provenance(results)["seeds"] == [0, 1, 2]
     results.with_suffix(".json").write_text("{not json")
-    with pytest.raises(ValueError, match="ablation.json: not valid JSON"):
+    with pytest.raises(ValueError, match="ablation.json, line 1: not valid JSON"):
         results_source(results, tmp_path)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from workbench.analysis import aggregate_seeds
 from workbench.checkpoints import git_commit, load_checkpoint, write_atomically
 from workbench.config import TrainConfig
+from workbench.data.tables import read_json_object
 from workbench.evaluation import evaluate_checkpoint
 from workbench.metrics import distribution_mean
 from workbench.model.backbones import backbone_defaults
@@ -129,7 +130,7 @@ def _utc_now() -> str:
 def _start_provenance(sidecar: Path, base: TrainConfig, seeds: list[int], variants: list[str], tta: bool, command: str | None) -> dict[str, Any]:
     """What made ``results.csv``, for ``notebook.results_source``: kept from an earlier (resumed) run where it
     matches, with this run's command, commit and variants added."""
-    earlier = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+    earlier = read_json_object(sidecar, "the run's command, seeds and variants") if sidecar.is_file() else {}
     provenance = {
         "command": command or earlier.get("command"),
         "started_utc": earlier.get("started_utc") or _utc_now(),

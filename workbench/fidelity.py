@@ -28,6 +28,7 @@ from workbench.data.augment import TRANSFORMS
 from workbench.data.csv_folder import read_csv_folder
 from workbench.data.synth_render import generate_image
 from workbench.data.synth_truth import distribution_moments, expected_distribution, truth_under_every_theme
+from workbench.data.tables import read_json_object
 from workbench.metrics import _correlation, distribution_mean, distribution_std, per_image_distances
 from workbench.predict import Predictor
 
@@ -147,8 +148,11 @@ def theme_response(pred_all: np.ndarray, truth_all: np.ndarray, own: np.ndarray,
     predicted change of the mean on the true change (1 = follows the criterion fully, 0 = ignores the theme),
     their correlation, and the share of pairs moved in the truth's direction among those where the truth
     moves by >= ``SIGN_THRESHOLD``. The slope's interval resamples photos (with all their pairs).
+    ``other_theme_bias``: the mean of predicted minus true mean over those pairs (what a user who switches the
+    theme sees; the evaluation's mean bias is under each photo's own theme).
     """
     true_change, pred_change, other = _theme_changes(pred_all, truth_all, own)
+    other_theme_bias = float((distribution_mean(pred_all) - distribution_mean(truth_all))[other].mean())
     rows = np.arange(len(other))
 
     def fit(index: np.ndarray) -> np.ndarray:
@@ -162,7 +166,7 @@ def theme_response(pred_all: np.ndarray, truth_all: np.ndarray, own: np.ndarray,
     return {
         "pairs": int(other.sum()), "slope": float(slope), "slope_low": low, "slope_high": high, "intercept": float(intercept),
         "r": _plcc(x, y), "sign_agreement": float((np.sign(x[moved]) == np.sign(y[moved])).mean()) if moved.any() else float("nan"),
-        "sign_pairs": int(moved.sum()),
+        "sign_pairs": int(moved.sum()), "other_theme_bias": other_theme_bias,
     }  # fmt: skip
 
 
@@ -289,7 +293,7 @@ def fidelity_report(
 def dataset_seed(data_root: str | Path) -> int:
     """The seed the benchmark was written with (its dataset.json): the attribute probes redraw its photos."""
     path = Path(data_root) / "dataset.json"
-    return int(json.loads(path.read_text()).get("seed", 0)) if path.is_file() else 0
+    return int(read_json_object(path, "the benchmark's seed").get("seed", 0)) if path.is_file() else 0
 
 
 # The targets of issue 24, checked on a report (the model card and the CLI print them).

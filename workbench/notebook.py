@@ -12,7 +12,6 @@ it can import this module.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 import shutil
@@ -31,6 +30,7 @@ from workbench.config import TrainConfig
 from workbench.data.ava import ava_table, read_ava_tanet_csv, read_idealo_json
 from workbench.data.prepare import prepare_table
 from workbench.data.synth import generate_dataset
+from workbench.data.tables import read_json_object
 from workbench.metrics import METRIC_LABELS, TABLE_LAYOUTS, distribution_mean
 from workbench.predict import Predictor
 from workbench.train import train
@@ -343,12 +343,7 @@ def ablation_provenance(results_path: str | os.PathLike) -> dict[str, Any]:
     sidecar = Path(results_path).with_suffix(".json")
     if not sidecar.is_file():
         return {"command": None, "date": None, "sidecar": str(sidecar)}
-    try:
-        recorded = json.loads(sidecar.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{sidecar}: not valid JSON ({error}); fix or remove it") from None
-    if not isinstance(recorded, dict):
-        raise ValueError(f"{sidecar}: expected a JSON object with 'command' and 'finished_utc', got {type(recorded).__name__}")
+    recorded = read_json_object(sidecar, "'command' and 'finished_utc'")
     date = recorded.get("finished_utc") or recorded.get("date")
     return {"command": recorded.get("command"), "date": None if date is None else str(date), "sidecar": str(sidecar),
             **{key: value for key, value in recorded.items() if key not in ("command", "date")}}

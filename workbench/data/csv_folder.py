@@ -2,7 +2,6 @@
 what the synthetic benchmark writes and what users bring."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.tables import (
-    NO_THEME, SPLITS, VOTE_COLUMN, PathLike, absolute_path, finish_table, proportional_sizes, seeded_split, theme_column,
+    NO_THEME, SPLITS, VOTE_COLUMN, PathLike, absolute_path, finish_table, proportional_sizes, read_json_object, seeded_split,
+    theme_column,
 )  # fmt: skip
 
 
@@ -46,12 +46,7 @@ def read_csv_folder(root: PathLike, seed: int = 0) -> pd.DataFrame:
     meta: dict[str, Any] = {}
     meta_path = root / "dataset.json"
     if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{meta_path}, line {error.lineno}: not valid JSON ({error.msg})") from None
-        if not isinstance(meta, dict):
-            raise ValueError(f"{meta_path}: expected a JSON object with name/description/synthetic/num_bins")
+        meta = read_json_object(meta_path, "name/description/synthetic/num_bins")
 
     text_columns = {"image": str, "image_id": str, "split": str, "theme": str}
     frame = pd.read_csv(labels_path, dtype=text_columns, keep_default_na=False, na_values=[""])

@@ -13,6 +13,7 @@ headers only (for the shape-grouped sampler, and to drop unusable photos before 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import re
@@ -32,6 +33,19 @@ PathLike = str | os.PathLike
 SPLITS = ("train", "val", "test")
 NO_THEME = -1  # theme id meaning "no theme" (a photo without one; the model's learned no-theme vector)
 VOTE_COLUMN = re.compile(r"v(\d+)")  # vote-count columns v1..vK
+
+
+def read_json_object(path: PathLike, expected: str) -> dict[str, Any]:
+    """A JSON file that must hold one object (dataset.json, a results sidecar); a file that is not valid JSON or
+    not an object is an error naming it and what it should hold (``expected``), never a traceback from json."""
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}, line {error.lineno}: not valid JSON ({error.msg}); fix or remove it") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object with {expected}, got {type(value).__name__}")
+    return value
 
 
 def read_fields(path: PathLike, num_fields: int, layout: str) -> tuple[list[list[str]], list[int]]:
