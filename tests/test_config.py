@@ -103,3 +103,12 @@ def test_freezing_batchnorm_without_pretrained_weights_warns():
         warnings.simplefilter("error")
         TrainConfig(backbone="compact", pretrained=False, freeze_bn=False)
         TrainConfig()
+
+
+def test_own_theme_weight_is_refused_where_it_would_do_nothing_or_harm():
+    every_theme = dict(head_targets="every_theme", head_epochs=1)
+    assert TrainConfig(**every_theme, own_theme_weight=15).own_theme_weight == 15
+    with pytest.raises(ValueError, match="own_theme_weight must be > 0"):
+        TrainConfig(**every_theme, own_theme_weight=0)
+    with pytest.raises(ValueError, match="own_theme_weight weighs the pairs"):
+        TrainConfig(head_epochs=1, own_theme_weight=15)  # the photos' own votes: one pair per photo

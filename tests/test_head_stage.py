@@ -238,3 +238,7 @@ def test_own_theme_weight_pulls_the_head_towards_each_photos_own_theme():
     assert plain < 5 < weighted
     with pytest.raises(ValueError, match="own_theme_weight"):
         own_theme_mean(0.0)
+    model = build_model("compact", num_bins=10, num_themes=themes_count, roi_size=8)
+    with pytest.raises(ValueError, match="own_theme_weight"):  # one target per photo: nothing to weigh
+        fit_head(model, torch.zeros(photos, 1, model.backbone.feature_dim), loaded, targets[:, 0], themes, epochs=1,
+                 batch_size=8, lr=0.01, progress=False, own_theme_weight=5.0)  # fmt: skip

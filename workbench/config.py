@@ -149,6 +149,8 @@ class TrainConfig:
             raise ValueError(f"config: std_loss_weight must be >= 0, got {self.std_loss_weight}")
         if not self.own_theme_weight > 0:
             raise ValueError(f"config: own_theme_weight must be > 0, got {self.own_theme_weight}")
+        if self.own_theme_weight != 1 and self.head_targets != "every_theme":
+            raise ValueError("config: own_theme_weight weighs the pairs of head_targets='every_theme'; with the photos' own votes it would do nothing")
         _check_choice("no_theme", self.no_theme, NO_THEME_MODES)
         if self.no_theme == "posterior" and not (self.use_theme and self.head_epochs >= 1):
             raise ValueError("config: no_theme='posterior' needs use_theme=true and head_epochs >= 1 (the head stage fits the theme classifier)")

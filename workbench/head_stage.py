@@ -154,8 +154,8 @@ def fit_head(
     generator = torch.Generator().manual_seed(seed)
     losses = []
     every_theme_id = torch.arange(model.num_themes, device=device)
-    if not own_theme_weight > 0:
-        raise ValueError(f"head stage: own_theme_weight must be > 0, got {own_theme_weight}")
+    if not own_theme_weight > 0 or (own_theme_weight != 1 and not every_theme):
+        raise ValueError(f"head stage: own_theme_weight must be > 0 and weighs targets under every theme [N, T, K], got {own_theme_weight} with targets {tuple(targets.shape)}")
     # [N, T]: own_theme_weight where the theme is the photo's own, 1 elsewhere (a photo without a theme: all 1)
     own_theme_weights = torch.ones(len(themes), model.num_themes)
     has_theme = themes >= 0
