@@ -156,10 +156,8 @@ def fit_head(
     every_theme_id = torch.arange(model.num_themes, device=device)
     if not own_theme_weight > 0 or (own_theme_weight != 1 and not every_theme):
         raise ValueError(f"head stage: own_theme_weight must be > 0 and weighs targets under every theme [N, T, K], got {own_theme_weight} with targets {tuple(targets.shape)}")
-    # [N, T]: own_theme_weight where the theme is the photo's own, 1 elsewhere (a photo without a theme: all 1)
-    own_theme_weights = torch.ones(len(themes), model.num_themes)
-    has_theme = themes >= 0
-    own_theme_weights[has_theme.nonzero(as_tuple=True)[0], themes[has_theme]] = own_theme_weight
+    # [N, T]: own_theme_weight where the theme is the photo's own, 1 elsewhere (no theme, -1, matches none); None: all alike
+    pair_weights = None if own_theme_weight == 1 else torch.where(themes[:, None] == torch.arange(model.num_themes), own_theme_weight, 1.0)
     # Flush denormal floats to zero while the head trains: Adam's running averages of the tiny gradients of
     # a zero-initialised layer (FilmHead's modulation) sink into the denormal range, where x86 arithmetic is
     # far slower (the demo recipe, measured: 7 s an epoch with flushing; without, its third epoch had not
@@ -179,7 +177,7 @@ def fit_head(
                     pred = torch.softmax(logits.float(), dim=2).flatten(0, 1)  # [B * T, K], rows as the targets'
                     loss = training_loss(
                         pred, targets[rows].flatten(0, 1).to(device), r=emd_r, std_weight=std_weight,
-                        sample_weight=None if own_theme_weight == 1 else own_theme_weights[rows].flatten(),
+                        sample_weight=None if pair_weights is None else pair_weights[rows].flatten(),
                     )  # fmt: skip
                 else:
                     batch_themes = themes[rows].masked_fill(dropped[chosen], NO_THEME)
