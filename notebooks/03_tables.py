@@ -136,7 +136,8 @@ for name in ("I", "II"):
 # each cell is the mean ± the half-width of the 95% t-interval over the seeds (`aggregate_seeds`' `ci95`;
 # the mean alone for one seed). Paper row → variant: Table III's transforms and theme; Table IV's
 # image/feature sizes as canvas 400 / ROI 73, canvas 800 / ROI 73, canvas 800 / ROI 146 (= Pad+ROI+Theme);
-# Table V's Flip as "Flip only" and Flip+Crop as Pad+ROI+Theme. A paper row whose variant has no rows in the
+# Table V's Flip as "Flip only" and Flip+Crop as "Flip + crop" (one of the two is the base recipe again, so its rows
+# repeat Pad+ROI+Theme's: the committed recipe flips only). A paper row whose variant has no rows in the
 # file says **not measured**, and the list below the tables says which variants were measured.
 
 # %%

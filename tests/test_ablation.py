@@ -9,6 +9,11 @@ import pytest
 
 from workbench.ablation import PAPER_ROWS_OF_VARIANTS, VARIANTS, add_prediction_spread, prediction_spread, run_ablation, summarize, variant_config
 from workbench.checkpoints import load_checkpoint
+from workbench.config import TrainConfig
+
+# What makes the ablation's recipe (the committed results must come from the committed config).
+RECIPE_FIELDS = ("backbone", "canvas", "roi_size", "augment", "spatial_grid", "head", "head_targets", "own_theme_weight",
+                 "head_epochs", "head_lr", "head_optimizer", "std_loss_weight", "limit_images", "epochs")
 
 
 def test_variants_change_only_what_the_paper_varies(tmp_path, tiny_config):
@@ -16,7 +21,7 @@ def test_variants_change_only_what_the_paper_varies(tmp_path, tiny_config):
     for name in VARIANTS:
         config = variant_config(base, name, seed=3, out_dir=tmp_path / "ablation")
         changed = {f.name for f in dataclasses.fields(base) if getattr(config, f.name) != getattr(base, f.name)}
-        assert changed <= {"transform", "use_theme", "roi_size", "canvas", "augment", "seed", "out_dir", "head_targets", "no_theme", "feature_cache"}, name
+        assert changed <= {"transform", "use_theme", "roi_size", "canvas", "augment", "seed", "out_dir", "head_targets", "no_theme", "own_theme_weight", "feature_cache"}, name
         assert config.seed == 3 and Path(config.out_dir).parent.parent == tmp_path / "ablation"
     assert variant_config(base, "Resize", 0, tmp_path).transform == "resize"
     assert variant_config(base, "Canvas 400, ROI 73", 0, tmp_path).canvas == 400
@@ -25,13 +30,15 @@ def test_variants_change_only_what_the_paper_varies(tmp_path, tiny_config):
 
 
 def test_variants_without_a_theme_fit_their_own_votes(tmp_path, tiny_config):
-    base = tiny_config(tmp_path, tmp_path / "out", head_epochs=1, head_targets="every_theme", no_theme="posterior")
+    base = tiny_config(tmp_path, tmp_path / "out", head_epochs=1, head_targets="every_theme", no_theme="posterior", own_theme_weight=15)
     for name, changes in VARIANTS.items():
         config = variant_config(base, name, seed=0, out_dir=tmp_path / "ablation")
         if changes["use_theme"]:
             assert (config.head_targets, config.no_theme) == (changes.get("head_targets", "every_theme"), "posterior"), name
         else:  # no theme to condition on: the photos' own votes, the learned no-theme input
             assert (config.head_targets, config.no_theme) == ("votes", "learned"), name
+        # the own-theme weight weighs every-theme pairs; a variant fitting its votes (one pair a photo) drops it
+        assert config.own_theme_weight == (15 if config.head_targets == "every_theme" else 1), name
     assert variant_config(base, "Pad+ROI+Theme (own votes)", 0, tmp_path).head_targets == "votes"
     assert len({variant_config(base, name, 0, tmp_path).out_dir for name in VARIANTS}) == len(VARIANTS)
 
@@ -93,4 +100,7 @@ def test_the_committed_results_cover_tables_iii_to_v_with_three_seeds_and_are_wh
     assert provenance["command"].startswith("python -m workbench ablation") and provenance["finished_utc"]
     assert provenance["seeds"] == [0, 1, 2] and set(provenance["variants"]) == set(results["variant"])
     assert provenance["config"]["backbone"] == "efficientnet_lite0" and provenance["config"]["head"] == "film"
+    # made with the recipe that configs/ablation_synthetic.yaml commits today (the README quotes both)
+    recipe = TrainConfig.from_yaml(path.parents[1] / "configs" / "ablation_synthetic.yaml")
+    assert {key: provenance["config"][key] for key in RECIPE_FIELDS} == {key: getattr(recipe, key) for key in RECIPE_FIELDS}
     assert parameters("03_tables")["ABLATION_RESULTS"] == "results/ablation_synthetic.csv"

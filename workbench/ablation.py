@@ -43,19 +43,21 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "Canvas 400, ROI 73": dict(transform="full", use_theme=True, canvas=400, roi_size=73),  # Table IV
     "Canvas 800, ROI 73": dict(transform="full", use_theme=True, roi_size=73),  # Table IV
     "Flip only": dict(transform="full", use_theme=True, augment="flip"),  # Table V
+    "Flip + crop": dict(transform="full", use_theme=True, augment="flip_crop"),  # Table V (the paper's full recipe)
     # Not in the paper: the theme with the photos' own votes as targets, for a base recipe that fits every
     # theme's truth (head_targets: every_theme, synthetic only): separates what the theme input brings
     # from what the richer targets bring.
     "Pad+ROI+Theme (own votes)": dict(transform="full", use_theme=True, head_targets="votes"),
 }
-# The paper's table rows -> the variant above that reproduces each (Table IV's 800/146 and Table V's
-# Flip+Crop are the full recipe, Pad+ROI+Theme).
+# The paper's table rows -> the variant above that reproduces each (Table IV's 800/146 is the full recipe,
+# Pad+ROI+Theme; Table V names its augmentation, so one of its two rows repeats Pad+ROI+Theme's config, whichever
+# augmentation the base recipe uses).
 PAPER_ROWS_OF_VARIANTS: dict[str, dict[str, str]] = {
     "III": {"Resize": "Resize", "Resized Pad": "Resized Pad", "Random Crop": "Random Crop", "Pad+ROI": "Pad+ROI", "Pad+ROI+Theme": "Pad+ROI+Theme"},
     "IV": {"Image 400, Feature 73": "Canvas 400, ROI 73", "Image 800, Feature 73": "Canvas 800, ROI 73", "Image 800, Feature 146": "Pad+ROI+Theme"},
-    "V": {"Flip": "Flip only", "Flip+Crop": "Pad+ROI+Theme"},
+    "V": {"Flip": "Flip only", "Flip+Crop": "Flip + crop"},
 }
-DEFAULT_VARIANTS = tuple(name for name in VARIANTS if name != "Flip only")
+DEFAULT_VARIANTS = tuple(name for name in VARIANTS if name not in PAPER_ROWS_OF_VARIANTS["V"].values())
 
 
 def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) -> TrainConfig:
@@ -70,6 +72,8 @@ def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) ->
         # A model without themes has no theme to condition on: it fits its photos' own votes (the paper's
         # targets) and predicts with no theme input, whatever the base recipe does with themes.
         changes.update(head_targets="votes", no_theme="learned")
+    if changes.get("head_targets", base.head_targets) != "every_theme":
+        changes["own_theme_weight"] = 1.0  # it weighs the pairs of every-theme targets; votes have one pair a photo
     return dataclasses.replace(base, **changes, seed=seed, out_dir=str(out_dir / slug / f"seed{seed}"))
 
 
