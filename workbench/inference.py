@@ -37,7 +37,7 @@ from workbench.data.augment import TRANSFORMS, test_samples, view_names
 from workbench.data.batching import PaddedBatch, pad_batch, round_up, shape_order, to_normalized_tensor
 from workbench.data.images import convert_image, header_size, load_image
 from workbench.model.build import AestheticModel
-from workbench.runtime import DeviceOptions, ignore_stop_signals
+from workbench.runtime import DeviceOptions, init_worker
 
 PhotoSource = Union[str, "os.PathLike[str]", Image.Image]
 View = tuple[str, str]  # (transform, view name), e.g. ("full", "flip"), ("crop", "random_3")
@@ -207,7 +207,7 @@ def view_features(
     options = options or DeviceOptions(device)
     loader = DataLoader(
         views, batch_sampler=[list(batch) for batch in batches], collate_fn=collate_views, num_workers=num_workers,
-        pin_memory=options.pin_memory, generator=torch.Generator().manual_seed(0), worker_init_fn=ignore_stop_signals,
+        pin_memory=options.pin_memory, generator=torch.Generator().manual_seed(0), worker_init_fn=init_worker,
     )  # fmt: skip
     was_training = model.training
     model.eval()

@@ -8,6 +8,7 @@ process group ``torchrun`` set up.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 from dataclasses import dataclass
@@ -112,10 +113,19 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"][0], device)
 
 
-def ignore_stop_signals(worker_id: int) -> None:
-    """DataLoader workers leave SIGINT / SIGTERM to the training process, which stops cleanly and ends them."""
+def init_worker(worker_id: int) -> None:
+    """Every DataLoader worker's start: it leaves SIGINT / SIGTERM to the training process, which stops cleanly
+    and ends it, and it never collects the garbage it was forked with.
+
+    Why the second: an unreachable cycle in the parent that still holds an earlier loader's iterator (say, one a
+    stopped epoch left behind) is copied into the worker; collected there, the iterator's ``__del__`` tries to
+    shut down workers that are not the worker's children and prints "AssertionError: can only test a child
+    process" (seen in notebook 02's output). ``gc.freeze`` moves what was inherited out of the collector's reach,
+    as Python's gc docs advise after a fork; the parent still collects it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    gc.freeze()
 
 
 def is_distributed() -> bool:

@@ -46,7 +46,7 @@ from workbench.losses import training_loss
 from workbench.metrics import evaluate
 from workbench.model.build import AestheticModel
 from workbench.model.heads import NO_THEME
-from workbench.runtime import World, device_options, ignore_stop_signals, rng_state, set_rng_state
+from workbench.runtime import World, device_options, init_worker, rng_state, set_rng_state
 
 if TYPE_CHECKING:
     from workbench.hooks import CheckpointHook
@@ -238,7 +238,7 @@ class Trainer:
             collate_fn=self.collate, num_workers=self.num_workers, pin_memory=self.options.pin_memory,
             # Seeds the workers (their base seed); never the global RNG, which dropout layers use.
             generator=torch.Generator().manual_seed(seed_of(self.config.seed, self.epoch, 1)),
-            worker_init_fn=ignore_stop_signals,
+            worker_init_fn=init_worker,
         )  # fmt: skip
 
     def _stop_requested(self) -> int | None:
