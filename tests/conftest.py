@@ -15,7 +15,6 @@ from PIL import Image
 
 from workbench.checkpoints import model_payload, save_checkpoint
 from workbench.config import TrainConfig
-from workbench.data.augment import transform_canvas
 from workbench.data.synth_truth import theme_names
 from workbench.model import build_model
 
@@ -26,7 +25,7 @@ def make_tiny_checkpoint(path: Path, synthetic: bool = True, themes: list[str] |
     """An untrained compact checkpoint (~130k parameters) whose themes visibly move the prediction,
     trained (as its file says) on ``transform``'s views."""
     themes = theme_names() if themes is None else themes
-    canvas = transform_canvas(transform, CANVAS)  # as training records it
+    canvas = CANVAS  # as training records it: the photo every view starts from
     torch.manual_seed(0)
     model = build_model("compact", num_bins=10, num_themes=len(themes), roi_size=32, width=8, theme_dim=32, hidden_dim=64)
     with torch.no_grad():  # random weights give near-uniform outputs; spread them so themes show

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from workbench.checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint
+from workbench.config import TrainConfig
 from workbench.data.datasets import AestheticDataset
 from workbench.losses import training_loss
 from workbench.data.prepare import prepare_table
@@ -360,3 +361,50 @@ def test_freeze_stem_keeps_the_full_resolution_stem_and_trains_the_rest(tiny_roo
     assert stem and all(torch.equal(end[k], snapshot.start[k]) for k in stem)
     assert any(not torch.equal(end[k], snapshot.start[k]) for k in body)
     assert snapshot.stem and not snapshot.stem & snapshot.optimized  # the optimizer never holds the stem
+
+
+def _write_large_photos(root: Path, size=(480, 360)) -> Path:
+    """Four training photos, one validation and one test photo of ``size`` (w, h): larger than the 299
+    baselines' side, so a 299 crop of them is a crop, not the whole photo."""
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    (root / "images").mkdir(parents=True)
+    rng, rows = np.random.default_rng(0), []
+    for index, split in enumerate(["train"] * 4 + ["val", "test"]):
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(root / f"images/{index}.png")
+        rows.append({"image": f"images/{index}.png", "split": split, "theme": "a", **{f"v{k}": k for k in range(1, 11)},
+                     "width": size[0], "height": size[1]})  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
+    (root / "themes.txt").write_text("a\n")
+    (root / "dataset.json").write_text(json.dumps({"name": "large", "description": "test photos", "synthetic": False}))
+    return root
+
+
+def test_the_299_views_are_cut_from_the_canvas_photo_not_from_a_photo_shrunk_to_299(tmp_path):
+    """Resize, resized pad and crop start from the photo fitted within the config's canvas, as the full view
+    does (and as the demo serves them): a crop run trains on 299x299 crops of a 480x360 photo, records the
+    canvas for evaluation and prediction, and a full-view run's crop head is fitted on such crops. (They were
+    cut from the photo shrunk to 299x224, so the crop was the whole photo and the resize an upscale.)"""
+    root = _write_large_photos(tmp_path / "data")
+    seen = {}
+
+    class Views(Hook):
+        def after_step(self, trainer):
+            seen["crop run"] = (trainer.train_set.canvas, tuple(trainer.train_set[0]["image"].shape))
+
+        def after_head_epoch(self, trainer, epoch, loss):
+            seen["crop head"] = tuple(trainer.view_training_set("crop")[0]["image"].shape)
+            seen["resized_pad head"] = tuple(trainer.view_training_set("resized_pad")[0]["image"].shape)
+
+    common = dict(backbone="compact", pretrained=False, freeze_bn=False, roi_size=33, canvas=480, batch_size=2, num_workers=0,
+                  device="cpu", amp=False, data_root=str(root), augment="flip")  # fmt: skip
+    crop_run = train(TrainConfig(**common, transform="crop", epochs=1, max_steps_per_epoch=1, out_dir=str(tmp_path / "crop")),
+                     progress=False, hooks=[Views()])  # fmt: skip
+    assert seen["crop run"] == (480, (3, 299, 299))
+    assert load_checkpoint(crop_run.checkpoint)["canvas"] == 480  # evaluation and Predictor fit photos within it
+    train(TrainConfig(**common, transform="full", epochs=0, head_epochs=1, view_heads="crop,resized_pad", out_dir=str(tmp_path / "full")),
+          progress=False, hooks=[Views()])  # fmt: skip
+    assert seen["crop head"] == (3, 299, 299) and seen["resized_pad head"] == (3, 224, 299)

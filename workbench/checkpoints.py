@@ -42,7 +42,7 @@ class Checkpoint(TypedDict, total=False):
     model: Required[Annotated[dict[str, torch.Tensor], MODEL]]  # the state dict (float32, or float16 from export --half)
     theme_names: Required[Annotated[list[str], MODEL]]  # index = theme id; [] for a model without themes
     num_bins: Required[Annotated[int, MODEL]]  # K, the score bins of the predicted distribution
-    canvas: Required[Annotated[int, MODEL]]  # side photos are fitted within: transform_canvas(transform, config canvas)
+    canvas: Required[Annotated[int, MODEL]]  # side photos are fitted within before any view is made (the config's canvas; files before 2026-12-05 with a 299 transform say 299)
     transform: Required[Annotated[str, MODEL]]  # the view it was trained on, one of data.augment.TRANSFORMS
     code_version: NotRequired[Annotated[str, CARD]]  # workbench version + git commit of the code that wrote it
     data: NotRequired[Annotated[dict[str, Any], CARD]]  # what it learnt from: name, description, synthetic (bool), root, untrained

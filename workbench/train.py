@@ -38,7 +38,6 @@ import torch.distributed as dist
 
 from workbench.checkpoints import CheckpointError, load_checkpoint
 from workbench.config import RESUMABLE_CHANGES, TrainConfig
-from workbench.data.augment import transform_canvas
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
 from workbench.hooks import CheckpointHook, EvalHook, LivePlotHook, LRSchedulerHook, ProgressHook, in_notebook
@@ -125,7 +124,10 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
     random.seed(config.seed)
 
     table = prepare_table(config, verbose=world.is_main)
-    canvas = transform_canvas(config.transform, config.canvas)
+    # Every transform starts from the photo fitted within the config's canvas (the full view's): a 299 view
+    # (resize, resized pad, crop) is made from it, not from a photo already shrunk to 299 (which made the
+    # crop a whole-photo resize and the resize an upscale).
+    canvas = config.canvas
     train_set = AestheticDataset(table, "train", config.transform, canvas, train=True, augment=config.augment, seed=config.seed)
     if len(train_set) == 0:
         raise ValueError(f"{config.data_root}: no usable training photos")

@@ -149,7 +149,8 @@ class Trainer:
             )
         else:
             self.batch_sampler = EpochBatchSampler(len(train_set), config.batch_size, config.seed, world.size, world.rank)
-        self.collate = functools.partial(_collate, canvas=None if config.shape_grouped else train_set.canvas)
+        fixed_canvas = transform_canvas(train_set.transform, train_set.canvas)  # the side the views fit in
+        self.collate = functools.partial(_collate, canvas=None if config.shape_grouped else fixed_canvas)
         self.hooks: list[Hook] = []
         # State: epochs completed, steps done in the current epoch, per-epoch rows.
         self.epoch = 0
@@ -350,6 +351,12 @@ class Trainer:
         )  # fmt: skip
         return cached_features(path, fingerprint, compute, write=self.is_main)
 
+    def view_training_set(self, view: str) -> AestheticDataset:
+        """The training photos as ``view`` sees them, for that view's own head: from the same canvas-fitted
+        photo as the model's own view (a 299 crop of it, not of a photo first shrunk to 299)."""
+        train_set = self.train_set
+        return AestheticDataset(train_set.table, "train", view, train_set.canvas, train=True, augment=train_set.augment, seed=train_set.seed)
+
     def head_targets(self) -> torch.Tensor:
         """The head stage's targets: the photos' own votes ``[N, K]``, or (``head_targets="every_theme"``, the
         synthetic benchmark) their noise-free distributions under every theme ``[N, T, K]``."""
@@ -386,11 +393,7 @@ class Trainer:
         self._stop_in_head_stage()
         losses = fit(self.model, features, loaded, on_epoch=after_head_epoch)
         for view in config.view_head_names:  # each other view's own head, on that view's features of the same photos
-            view_set = AestheticDataset(
-                self.train_set.table, "train", view, transform_canvas(view, config.canvas), train=True,
-                augment=config.augment, seed=config.seed,
-            )  # fmt: skip
-            view_features, view_loaded = self.head_features(view_set)
+            view_features, view_loaded = self.head_features(self.view_training_set(view))
             self._stop_in_head_stage()
             fit(self.model, view_features, view_loaded, view=view, on_epoch=lambda epoch, loss: self._stop_in_head_stage())
         self.history.append({

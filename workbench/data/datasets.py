@@ -25,6 +25,9 @@ __all__ = ["AestheticDataset", "collate_padded"]
 class AestheticDataset(Dataset):
     """One split of a label table as photos at full resolution (up to ``canvas``) and vote distributions.
 
+    ``canvas`` bounds the photo every view starts from, whatever the transform: the 299 baselines (resize,
+    resized pad, crop) cut or shrink their views from it, as the full view pads it.
+
     Training items are augmented with ``rng = np.random.default_rng([seed, epoch, index])``, so an item's
     augmentation depends only on (seed, epoch, index): identical across runs, resumes and DataLoader
     workers. Call ``set_epoch`` before each epoch's iterator is created (with ``persistent_workers`` the
