@@ -193,7 +193,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 def _migrate_v1(payload: dict[str, Any]) -> dict[str, Any]:
     """Format 1 -> 2: ``canvas`` and ``transform`` from the training config where the file lacks them
-    (as training derives them: ``transform_canvas``); the other keys are unchanged."""
+    (as training derived them when it wrote version 1: ``transform_canvas``); the other keys are unchanged."""
     config = payload.get("config") if isinstance(payload.get("config"), dict) else {}
     transform = payload.get("transform") or config.get("transform") or "full"
     canvas = payload.get("canvas") or transform_canvas(transform, int(config.get("canvas") or DEFAULT_CANVAS))
@@ -219,7 +219,7 @@ def model_payload(
 ) -> Checkpoint:
     """The ``MODEL`` keys of ``model`` (and the ``CARD`` keys given) as ``save_checkpoint`` takes them: a
     checkpoint of a model built outside a training run (a test fixture, a benchmark's untrained model),
-    without writing its payload by hand. canvas: the side photos are fitted within for ``transform``."""
+    without writing its payload by hand. canvas: the side photos are fitted within before any view of them is made."""
     payload = Checkpoint(
         model_args=dict(model.model_args), model=model.state_dict(), theme_names=list(theme_names),
         num_bins=int(model.num_bins), canvas=int(canvas), transform=transform,
