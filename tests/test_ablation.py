@@ -104,3 +104,11 @@ def test_the_committed_results_cover_tables_iii_to_v_with_three_seeds_and_are_wh
     recipe = TrainConfig.from_yaml(path.parents[1] / "configs" / "ablation_synthetic.yaml")
     assert {key: provenance["config"][key] for key in RECIPE_FIELDS} == {key: getattr(recipe, key) for key in RECIPE_FIELDS}
     assert parameters("03_tables")["ABLATION_RESULTS"] == "results/ablation_synthetic.csv"
+    # Each view its own numbers: Random Crop once trained and was tested on the whole photo shrunk to 299,
+    # which made its rows Resized Pad's to the last digit.
+    metrics = ["srcc_mean", "emd1", "pred_mean_sd"]
+    by_variant = {variant: rows.sort_values("seed")[metrics].to_numpy() for variant, rows in results.groupby("variant")}
+    assert not np.allclose(by_variant["Random Crop"], by_variant["Resized Pad"])
+    # Table V's row with the recipe's own augmentation is the recipe again: the same numbers, seed by seed.
+    same_as_recipe = "Flip only" if recipe.augment == "flip" else "Flip + crop"
+    assert np.allclose(by_variant[same_as_recipe], by_variant["Pad+ROI+Theme"])
