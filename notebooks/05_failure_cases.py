@@ -222,8 +222,9 @@ else:
 # - **Attribute response by view.** One attribute of `FIDELITY_SCENES` scenes redrawn low -> high (the
 #   rest of the scene unchanged) under the theme that judges it; each bar is a view's predicted change as
 #   a share of the truth's, each view with its own trained head. The paper's claim, put to the test: the
-#   fine-scale attributes (shaded: sharpness, grain, blur) are what a resize can destroy and the full
-#   resolution view keeps. The sentence under the figure says, from the numbers, for which of them it holds.
+#   attributes shaded are where full resolution is asked to lead: sharpness and grain live at 1-3 px, what a
+#   resize can destroy; blur (up to 36 px) is a control every view keeps. The sentence under the figure says,
+#   from the numbers, for which of them the full view leads.
 
 # %%
 from workbench.data.synth_truth import truth_under_every_theme
@@ -250,11 +251,11 @@ else:
     display(Markdown("The fidelity figures need the synthetic benchmark (the truth under every theme) and a model trained on its themes."))
 
 # %%
-from workbench.fidelity import ATTRIBUTE_PROBES, FINE_SCALE_PROBES, attribute_scene_changes, dataset_seed, describe_view_retention, summarise_attribute_changes
+from workbench.fidelity import ATTRIBUTE_PROBES, RESOLUTION_LEAD_PROBES, attribute_scene_changes, dataset_seed, describe_view_retention, summarise_attribute_changes
 from workbench.fidelity_plots import plot_attribute_responses
 
 scenes = min(FIDELITY_SCENES, 2) if SMOKE else FIDELITY_SCENES
-probes = [probe for probe in ATTRIBUTE_PROBES if probe.name in FINE_SCALE_PROBES] if SMOKE else ATTRIBUTE_PROBES  # SMOKE: 3 of the 10
+probes = [probe for probe in ATTRIBUTE_PROBES if probe.name in RESOLUTION_LEAD_PROBES] if SMOKE else ATTRIBUTE_PROBES  # SMOKE: 3 of the 10
 if FIDELITY and scenes:
     # the first `scenes` photos of the split, each redrawn for each probe: the CLI's scenes, so its numbers can be compared
     scene_ids = table.loc[table["split"] == SPLIT, "image_id"].astype(int).tolist()[:scenes]
@@ -263,7 +264,7 @@ if FIDELITY and scenes:
     changes.to_csv(OUT / "fidelity_attribute_changes.csv", index=False)
     attribute_table.to_csv(OUT / "fidelity_attribute_responses.csv")
     display(attribute_table.filter(regex="^(theme|truth|full|resized_pad|resize|crop)$|_share$").round(3).assign(source=FIDELITY_SOURCE))
-    display(plot_attribute_responses(attribute_table, source=FIDELITY_SOURCE, highlight=FINE_SCALE_PROBES,
+    display(plot_attribute_responses(attribute_table, source=FIDELITY_SOURCE, highlight=RESOLUTION_LEAD_PROBES,
                                      caption=f"{DATA_NAME}, {len(scene_ids)} scenes of the {SPLIT} split redrawn · {model_name}",
                                      save_to=OUT / "fidelity_attribute_responses.png"))
     display(Markdown(f"**Full resolution vs the downscaled views** ({FIDELITY_SOURCE}; {len(scene_ids)} scenes, 95% bootstrap intervals): "

@@ -82,7 +82,7 @@ def plot_attribute_responses(
 
     attributes: ``fidelity.summarise_attribute_changes`` (``truth``, ``<view>_share``, optionally
     ``<view>_share_low`` / ``_high``). views: default every view in the table, full resolution first.
-    highlight: probes to shade (e.g. ``fidelity.FINE_SCALE_PROBES``, the detail a resize loses).
+    highlight: probes to shade (e.g. ``fidelity.RESOLUTION_LEAD_PROBES``, where full resolution is asked to lead).
     """
     views = [view for view in VIEW_ORDER if f"{view}_share" in attributes.columns] if views is None else list(views)
     missing = [view for view in views if f"{view}_share" not in attributes.columns]
@@ -110,7 +110,7 @@ def plot_attribute_responses(
     figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=len(views) + 1, fontsize=7, frameon=False)
     scenes = attributes["scenes"].iloc[0] if "scenes" in attributes.columns else "?"
     interval = "95% bootstrap intervals over scenes" if errors is not None else "no intervals"
-    shaded = "; shaded: fine-scale attributes" if any(name in highlight for name in attributes.index) else ""
+    shaded = "; shaded: where full resolution is asked to lead" if any(name in highlight for name in attributes.index) else ""
     ax.set_title(f"Attribute response by view · SYNTHETIC benchmark: one attribute moved low -> high on {scenes} scenes, "
                  f"under the theme that judges it\n{interval}{shaded} · {source}", fontsize=9)  # fmt: skip
     ax.set_ylim(min(-0.1, ax.get_ylim()[0]), max(1.15, ax.get_ylim()[1]))  # the line at 1 always in view
