@@ -49,14 +49,17 @@ TINY_SIZES = [(48, 64), (64, 48), (80, 80), (40, 96), (96, 56), (56, 72)]  # (h,
 TINY_THEMES = ["Alpha", "Beta", "Gamma"]
 
 
-def write_tiny_folder(root: Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = 0) -> Path:
-    """A dataset folder in the generic CSV format whose score follows the photo's brightness (learnable)."""
+def write_tiny_folder(
+    root: Path, n_train: int = 24, n_val: int = 8, n_test: int = 8, seed: int = 0, sizes: list[tuple[int, int]] = TINY_SIZES
+) -> Path:
+    """A dataset folder in the generic CSV format whose score follows the photo's brightness (learnable);
+    photo ``i`` has ``sizes[i % len(sizes)]`` (h, w)."""
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True)
     rows = []
     splits = ["train"] * n_train + ["val"] * n_val + ["test"] * n_test
     for index, split in enumerate(splits):
-        h, w = TINY_SIZES[index % len(TINY_SIZES)]
+        h, w = sizes[index % len(sizes)]
         brightness = rng.uniform(0.1, 0.9)
         pixels = np.clip(brightness + rng.normal(0, 0.05, (h, w, 3)), 0, 1)
         name = f"images/{index:03d}.png"

@@ -363,32 +363,12 @@ def test_freeze_stem_keeps_the_full_resolution_stem_and_trains_the_rest(tiny_roo
     assert snapshot.stem and not snapshot.stem & snapshot.optimized  # the optimizer never holds the stem
 
 
-def _write_large_photos(root: Path, size=(480, 360)) -> Path:
-    """Four training photos, one validation and one test photo of ``size`` (w, h): larger than the 299
-    baselines' side, so a 299 crop of them is a crop, not the whole photo."""
-    import json
-
-    import pandas as pd
-    from PIL import Image
-
-    (root / "images").mkdir(parents=True)
-    rng, rows = np.random.default_rng(0), []
-    for index, split in enumerate(["train"] * 4 + ["val", "test"]):
-        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(root / f"images/{index}.png")
-        rows.append({"image": f"images/{index}.png", "split": split, "theme": "a", **{f"v{k}": k for k in range(1, 11)},
-                     "width": size[0], "height": size[1]})  # fmt: skip
-    pd.DataFrame(rows).to_csv(root / "labels.csv", index=False)
-    (root / "themes.txt").write_text("a\n")
-    (root / "dataset.json").write_text(json.dumps({"name": "large", "description": "test photos", "synthetic": False}))
-    return root
-
-
-def test_the_299_views_are_cut_from_the_canvas_photo_not_from_a_photo_shrunk_to_299(tmp_path):
+def test_the_299_views_are_cut_from_the_canvas_photo_not_from_a_photo_shrunk_to_299(tmp_path, write_tiny_folder):
     """Resize, resized pad and crop start from the photo fitted within the config's canvas, as the full view
     does (and as the demo serves them): a crop run trains on 299x299 crops of a 480x360 photo, records the
     canvas for evaluation and prediction, and a full-view run's crop head is fitted on such crops. (They were
     cut from the photo shrunk to 299x224, so the crop was the whole photo and the resize an upscale.)"""
-    root = _write_large_photos(tmp_path / "data")
+    root = write_tiny_folder(tmp_path / "data", n_train=4, n_val=1, n_test=1, sizes=[(360, 480)])  # larger than 299
     seen = {}
 
     class Views(Hook):
