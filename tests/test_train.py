@@ -388,3 +388,14 @@ def test_the_299_views_are_cut_from_the_canvas_photo_not_from_a_photo_shrunk_to_
     train(TrainConfig(**common, transform="full", epochs=0, head_epochs=1, view_heads="crop,resized_pad", out_dir=str(tmp_path / "full")),
           progress=False, hooks=[Views()])  # fmt: skip
     assert seen["crop head"] == (3, 299, 299) and seen["resized_pad head"] == (3, 224, 299)
+
+
+def test_head_dropout_reaches_the_head_and_its_checkpoint(tiny_root, tmp_path, tiny_config):
+    """head_dropout (bench/head_levers.py measures it as a lever) is the rate of the head's input dropout, in the
+    trained model and in the model its checkpoint rebuilds; a rate outside [0, 1) is refused by name."""
+    result = train(tiny_config(tiny_root, tmp_path / "run", epochs=1, max_steps_per_epoch=1, head_dropout=0.2), progress=False)
+    rebuilt = model_from_checkpoint(load_checkpoint(result.checkpoint))
+    rates = {module.p for module in rebuilt.head.modules() if isinstance(module, torch.nn.Dropout)}
+    assert rates == {0.2} and rebuilt.model_args["dropout"] == 0.2
+    with pytest.raises(ValueError, match="head_dropout must be in"):
+        TrainConfig(head_dropout=1.0)

@@ -64,6 +64,7 @@ class TrainConfig:
     no_theme: str = "learned"  # predicting without a theme: "learned" (a learned "no theme" vector, trained by theme dropout) or "posterior" (the themes' predictions mixed by p(theme | photo), a classifier fit in the head stage: needs head_epochs >= 1)
     head: str = "concat"  # how the theme enters the head: "concat" (theme feature concatenated, the paper) or "film" (the theme scales and shifts the hidden layer; heads.FilmHead)
     grid_channels: int = 32  # head "film": channels each spatial grid cell is projected to
+    head_dropout: float = 0.5  # dropout on the head's input features (the visual feature and, concat head, the theme feature)
     spatial_grid: bool = False  # efficientnet_lite0: add a coarse spatial grid of the last stages to the feature (keeps where things are: composition)
     view_heads: str = ""  # comma-separated other transforms ("resize,resized_pad,crop") that get their own head in the head stage, trained on that view's features (the paper's Table III trains one model per transform)
     # Input (Sec. III-A, IV-B, IV-D)
@@ -154,6 +155,8 @@ class TrainConfig:
         _check_choice("no_theme", self.no_theme, NO_THEME_MODES)
         if self.no_theme == "posterior" and not (self.use_theme and self.head_epochs >= 1):
             raise ValueError("config: no_theme='posterior' needs use_theme=true and head_epochs >= 1 (the head stage fits the theme classifier)")
+        if not 0 <= self.head_dropout < 1:
+            raise ValueError(f"config: head_dropout must be in [0, 1), got {self.head_dropout}")
         if not 0 <= self.theme_dropout < 1:
             raise ValueError(f"config: theme_dropout must be in [0, 1), got {self.theme_dropout}")
         if not 0 <= self.val_fraction < 1:

@@ -140,7 +140,7 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
         config.backbone, num_bins=train_set.num_bins, num_themes=num_themes, roi=config.roi,
         roi_size=config.roi_size, pretrained=config.pretrained, freeze_bn=config.freeze_bn,
         no_theme=config.no_theme if num_themes else "learned", head=config.head, grid_channels=config.grid_channels,
-        view_heads=config.view_head_names, **({"spatial_grid": True} if config.spatial_grid else {}),
+        dropout=config.head_dropout, view_heads=config.view_head_names, **({"spatial_grid": True} if config.spatial_grid else {}),
     )  # fmt: skip
     if download_first and world.is_main:
         dist.barrier()
