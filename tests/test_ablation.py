@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbench import ablation
 from workbench.ablation import PAPER_ROWS_OF_VARIANTS, VARIANTS, add_prediction_spread, prediction_spread, run_ablation, summarize, variant_config
 from workbench.checkpoints import load_checkpoint
 from workbench.config import TrainConfig
@@ -44,7 +45,7 @@ def test_variants_without_a_theme_fit_their_own_votes(tmp_path, tiny_config):
 
 
 @pytest.mark.slow
-def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, tiny_config, write_tiny_folder):
+def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, tiny_config, write_tiny_folder, monkeypatch, capsys):
     root = write_tiny_folder(tmp_path / "data", n_train=8, n_val=4, n_test=4)
     base = tiny_config(root, tmp_path / "unused", epochs=1, max_steps_per_epoch=2)
     out = tmp_path / "ablation"
@@ -61,6 +62,12 @@ def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, 
     before = (out / "results.csv").stat().st_mtime_ns
     again = run_ablation(base, out, seeds=(0, 1), variants=["Pad+ROI", "Pad+ROI+Theme"], tta=False, progress=False)
     assert len(again) == 4 and (out / "results.csv").stat().st_mtime_ns == before
+    # Without results.csv the run folders are continued (nothing retrains); a folder other code wrote is named.
+    (out / "results.csv").unlink()
+    monkeypatch.setattr(ablation, "code_version", lambda: "0.0+other")
+    rerun = run_ablation(base, out, seeds=(0,), variants=["Pad+ROI"], tta=False, progress=False)
+    assert rerun["emd1"].iloc[0] == pytest.approx(results["emd1"].iloc[0])
+    assert "pad_roi/seed0 continues a run written by workbench" in capsys.readouterr().err
     table = summarize(again)
     assert list(table.index) == ["Pad+ROI", "Pad+ROI+Theme"]
     assert table[("seeds", "n")].tolist() == [2, 2]
