@@ -108,7 +108,7 @@ def main() -> None:
         torch.save({"features": probe_features}, probe_cache)
     print(f"validation and probe features: {time.perf_counter() - started:.0f} s", flush=True)
     train_truth = None
-    # name -> (head, grid, targets, photos, changes to the recipe's fit: epochs, own_theme_weight, dropout)
+    # name -> (head, grid, targets, photos, changes to the config's fit: epochs, own_theme_weight, dropout = head_dropout)
     recipe = {"own_theme_weight": config.own_theme_weight}
     rows = {
         "concat, global, votes (the previous recipe)": ("concat", False, "votes", None, {}),
@@ -131,7 +131,7 @@ def main() -> None:
     for name in chosen:
         head, grid, targets_kind, photos, changes = rows[name]
         torch.manual_seed(config.seed)
-        model = head_model(config, head, grid, 16, changes.get("dropout", 0.5))
+        model = head_model(config, head, grid, 16, changes.get("dropout", config.head_dropout))
         width = None if grid else GLOBAL_DIM
         train_features = features if width is None else features[..., :width]
         train_loaded = loaded.clone()
