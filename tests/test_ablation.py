@@ -119,3 +119,18 @@ def test_the_committed_results_cover_tables_iii_to_v_with_three_seeds_and_are_wh
     # Table V's row with the recipe's own augmentation is the recipe again: the same numbers, seed by seed.
     same_as_recipe = "Flip only" if recipe.augment == "flip" else "Flip + crop"
     assert np.allclose(by_variant[same_as_recipe], by_variant["Pad+ROI+Theme"])
+
+
+def test_the_committed_table_iii_run_on_4751_photos_is_the_recipe_with_more_photos():
+    """results/ablation_table3_4751.csv, the README's check that Table III's order is not a matter of the training
+    set's size: Table III's five variants, three seeds, the committed recipe with only limit_images raised."""
+    path = Path(__file__).resolve().parents[1] / "results" / "ablation_table3_4751.csv"
+    results = pd.read_csv(path)
+    assert set(results["variant"]) == set(PAPER_ROWS_OF_VARIANTS["III"].values())
+    assert all(sorted(results.loc[results["variant"] == v, "seed"]) == [0, 1, 2] for v in results["variant"].unique())
+    provenance = json.loads(path.with_suffix(".json").read_text())
+    assert "--set limit_images=4751" in provenance["command"] and provenance["finished_utc"]
+    recipe = TrainConfig.from_yaml(path.parents[1] / "configs" / "ablation_synthetic.yaml")
+    same = [key for key in RECIPE_FIELDS if key != "limit_images"]
+    assert {key: provenance["config"][key] for key in same} == {key: getattr(recipe, key) for key in same}
+    assert provenance["config"]["limit_images"] == 4751 and recipe.limit_images == 1200
