@@ -45,15 +45,10 @@ def ridge_r2(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y:
 
 
 def level_channels(config: TrainConfig) -> list[int]:
-    """Channels of each level of the global feature (``MultiLevelBody``): the ROI-pooled stem's, then each stage's."""
-    stages = build_model(config.backbone, num_bins=10, pretrained=False, spatial_grid=config.spatial_grid).backbone.body.stages.eval()
-    first_conv = next(module for module in stages[0].modules() if isinstance(module, torch.nn.Conv2d))
-    channels, x = [first_conv.in_channels], torch.zeros(1, first_conv.in_channels, 32, 32)
-    with torch.no_grad():
-        for stage in stages:
-            x = stage(x)
-            channels.append(x.shape[1])
-    return channels
+    """Channels of each level of the global feature (``MultiLevelBody.level_channels``): the ROI-pooled stem's, then each stage's."""
+    body = build_model(config.backbone, num_bins=10, pretrained=False, spatial_grid=config.spatial_grid).backbone.body
+    first_conv = next(module for module in body.stages[0].modules() if isinstance(module, torch.nn.Conv2d))
+    return body.level_channels(first_conv.in_channels)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import ablation
+import workbench.train
 from workbench.ablation import PAPER_ROWS_OF_VARIANTS, VARIANTS, add_prediction_spread, prediction_spread, run_ablation, summarize, variant_config
 from workbench.checkpoints import load_checkpoint
 from workbench.config import TrainConfig
@@ -64,7 +64,7 @@ def test_run_ablation_writes_results_per_variant_and_seed_and_resumes(tmp_path, 
     assert len(again) == 4 and (out / "results.csv").stat().st_mtime_ns == before
     # Without results.csv the run folders are continued (nothing retrains); a folder other code wrote is named.
     (out / "results.csv").unlink()
-    monkeypatch.setattr(ablation, "code_version", lambda: "0.0+other")
+    monkeypatch.setattr(workbench.train, "code_version", lambda: "0.0+other")
     rerun = run_ablation(base, out, seeds=(0,), variants=["Pad+ROI"], tta=False, progress=False)
     assert rerun["emd1"].iloc[0] == pytest.approx(results["emd1"].iloc[0])
     assert "pad_roi/seed0 continues a run written by workbench" in capsys.readouterr().err

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from workbench.analysis import aggregate_seeds
-from workbench.checkpoints import code_version, git_commit, load_checkpoint, write_atomically
+from workbench.checkpoints import git_commit, load_checkpoint, write_atomically
 from workbench.config import TrainConfig
 from workbench.data.tables import read_json_object
 from workbench.evaluation import evaluate_checkpoint
@@ -110,10 +110,7 @@ def run_ablation(
             config = variant_config(base, variant, seed, out_dir)
             if progress:
                 print(f"== {variant}, seed {seed} -> {config.out_dir}", flush=True)
-            last = Path(config.out_dir) / "last.pt"
-            resume = last.is_file()
-            if resume:
-                _note_code_change(last)
+            resume = (Path(config.out_dir) / "last.pt").is_file()  # train names a run other code wrote
             result = train(config, resume=resume, progress=progress)
             metrics, pred, target = evaluate_checkpoint(
                 result.checkpoint, split="test", tta=tta, themes=config.use_theme, device=config.device, return_predictions=True,
@@ -128,15 +125,6 @@ def run_ablation(
             done.to_csv(results_path, index=False)
     _finish_provenance(results_path.with_suffix(".json"), provenance)
     return done
-
-
-def _note_code_change(last: Path) -> None:
-    """Say so when a run folder is continued from a checkpoint other code wrote: a finished run is then
-    evaluated as it is (resuming trains nothing more), so a fix since then would not reach its numbers."""
-    written_by, now = load_checkpoint(last).get("code_version"), code_version()
-    if written_by != now:
-        print(f"note: {last.parent} continues a run written by workbench {written_by} (this is {now}); "
-              "delete the folder to train it again with this code", file=sys.stderr)  # fmt: skip
 
 
 def _utc_now() -> str:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from workbench.checkpoints import CheckpointError, load_checkpoint
+from workbench.checkpoints import CheckpointError, code_version, load_checkpoint
 from workbench.config import RESUMABLE_CHANGES, TrainConfig
 from workbench.data.datasets import AestheticDataset
 from workbench.data.prepare import prepare_table
@@ -114,6 +114,10 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
             raise FileNotFoundError(f"{path}: no checkpoint to resume from (train without resume to start a new run)")
         payload = load_checkpoint(path)
         _check_resumable(payload["config"], config, path)
+        if world.is_main and payload.get("code_version") != code_version():
+            # a finished run resumed trains nothing more: a fix since then would not reach its numbers
+            print(f"note: {path.parent} continues a run written by workbench {payload.get('code_version')} (this is "
+                  f"{code_version()}); delete the folder to train it again with this code", file=sys.stderr)  # fmt: skip
     elif world.is_main and (out_dir / "last.pt").is_file():
         print(f"note: {out_dir} holds an earlier run; its checkpoints will be overwritten (resume=True continues it)", file=sys.stderr)
 

@@ -375,9 +375,8 @@ class MultiLevelBody(nn.Module):
                 cells.append(torch.flatten(nn.functional.adaptive_avg_pool2d(x, self.grids[level]), 1))
         return torch.cat(levels + cells, dim=1)
 
-    def layout(self, input_channels: int) -> list[tuple[str, int, int]]:
-        """The feature's parts in order: ``("global", dim, 1)`` then ``("grid", channels, side)`` per grid
-        level (``channels * side**2`` values, channel-major): what a head needs to treat cells alike."""
+    def level_channels(self, input_channels: int) -> list[int]:
+        """Channels of each level of the global feature, in order: the input map's, then each stage's output."""
         training, channels = self.training, [input_channels]
         try:
             with torch.no_grad():
@@ -387,6 +386,12 @@ class MultiLevelBody(nn.Module):
                     channels.append(x.shape[1])
         finally:
             self.train(training)
+        return channels
+
+    def layout(self, input_channels: int) -> list[tuple[str, int, int]]:
+        """The feature's parts in order: ``("global", dim, 1)`` then ``("grid", channels, side)`` per grid
+        level (``channels * side**2`` values, channel-major): what a head needs to treat cells alike."""
+        channels = self.level_channels(input_channels)
         return [("global", sum(channels), 1)] + [("grid", channels[level], side) for level, side in self.grids.items()]
 
 
