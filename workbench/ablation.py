@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import shlex
 import sys
 from datetime import datetime, timezone
@@ -64,7 +65,7 @@ def variant_config(base: TrainConfig, variant: str, seed: int, out_dir: Path) ->
     """``base`` with the variant's changes, the seed, and its own output folder."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown ablation variant {variant!r}; known: {', '.join(VARIANTS)}")
-    slug = variant.lower().replace("+", "_").replace(" ", "_").translate(str.maketrans("", "", ",()"))
+    slug = re.sub(r"[^a-z0-9]+", "_", variant.lower()).strip("_")  # "Flip + crop" -> flip_crop
     changes = dict(VARIANTS[variant])
     if changes.get("roi_size") == BASELINE_ROI:
         changes["roi_size"] = backbone_defaults(base.backbone)["baseline_roi_size"]
@@ -140,6 +141,8 @@ def _start_provenance(sidecar: Path, base: TrainConfig, seeds: list[int], varian
         "started_utc": earlier.get("started_utc") or _utc_now(),
         "finished_utc": None,
         "git_commit": git_commit(short=False, mark_changes=True) or None,
+        # a resumed run's rows may come from earlier code: every commit that wrote some of them stays named
+        "earlier_git_commits": _earlier_commits(earlier),
         "config": {key: value for key, value in dataclasses.asdict(base).items() if key not in ("out_dir",)},
         "seeds": sorted(set(earlier.get("seeds", [])) | set(seeds)),
         "variants": list(dict.fromkeys([*earlier.get("variants", []), *variants])),
@@ -148,6 +151,11 @@ def _start_provenance(sidecar: Path, base: TrainConfig, seeds: list[int], varian
     }
     _write_json(sidecar, provenance)
     return provenance
+
+
+def _earlier_commits(earlier: dict[str, Any]) -> list[str]:
+    commits = [*earlier.get("earlier_git_commits", []), earlier.get("git_commit")]
+    return list(dict.fromkeys(commit for commit in commits if commit))
 
 
 def _finish_provenance(sidecar: Path, provenance: dict[str, Any]) -> None:
