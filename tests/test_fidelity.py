@@ -88,6 +88,24 @@ def test_attribute_shares_and_their_intervals_over_scenes():
     assert "full_share_low" not in summarise_attribute_changes(changes, views=("full",)).columns  # no bootstrap, no interval
 
 
+def test_the_full_over_resize_ratio_has_a_paired_interval_over_the_same_scenes():
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(1.5, 2.5, 20)
+    changes = pd.DataFrame({
+        "attribute": ["sharpness"] * 20, "theme": ["Macro Detail"] * 20, "scene": list(range(20)), "truth": truth,
+        "full": 0.5 * truth + rng.normal(0, 0.3, 20), "resize": 0.25 * truth + rng.normal(0, 0.3, 20),
+        "still": rng.normal(0, 0.3, 20),  # a view that does not move on average
+    })  # fmt: skip
+    row = summarise_attribute_changes(changes, views=("full", "resize", "still"), bootstrap=500).loc["sharpness"]
+    ratio = full_over_other(row)
+    assert 1.2 < ratio < 3.5
+    assert row["full_over_resize_low"] < ratio < row["full_over_resize_high"]
+    # the interval is wider than its shares' alone would suggest with 20 noisy scenes, and finite here
+    assert np.isfinite(row["full_over_resize_high"]) and row["full_over_resize_high"] - row["full_over_resize_low"] > 0.3
+    # a view that may not move at all leaves the ratio unbounded above
+    assert row["full_over_still_high"] == float("inf") and row["full_over_still_low"] > 1
+
+
 def test_view_retention_is_written_from_the_shares_whichever_way_they_go():
     table = pd.DataFrame({
         "theme": ["Film Grain", "Color on Color", "Landscape"], "truth": [1.08, -1.71, -1.1],
@@ -135,6 +153,8 @@ def test_the_report_and_its_targets_on_a_tiny_model(benchmark, tmp_path):
     assert 0.5 < ceiling["srcc_mean_votes"] <= 1.0
     checks = target_checks(report)
     assert "theme response slope" in checks.index and checks["met"].dtype == bool
+    assert checks.loc["theme response slope", "95% interval"].startswith("[")  # the report's intervals reach the targets
+    assert checks.loc["mean bias", "95% interval"] == ""
     assert not checks.loc["SRCC(mean) vs truth, full view, theme", "met"]  # an untrained model meets nothing of this
     json.dumps(report.to_dict(), default=float)
 

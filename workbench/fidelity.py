@@ -201,7 +201,9 @@ def summarise_attribute_changes(changes: pd.DataFrame, views: Sequence[str] = TR
     """``attribute_scene_changes`` -> one row per probe: the mean change over the scenes of the truth
     (``truth``) and of each view (``<view>``), and the view's share of the truth's (``<view>_share``: its
     mean change / the truth's); with ``bootstrap`` resamples of the scenes, the share's 95% interval
-    (``<view>_share_low`` / ``_high``)."""
+    (``<view>_share_low`` / ``_high``) and, beside the full view, the interval of ``full_over_other`` for each
+    other view (``full_over_<view>_low`` / ``_high``, the same scenes resampled for both views: 20 scenes
+    leave a wide one)."""
     rows = []
     for name, group in changes.groupby("attribute", sort=False):
         truth = group["truth"].to_numpy()
@@ -212,8 +214,28 @@ def summarise_attribute_changes(changes: pd.DataFrame, views: Sequence[str] = TR
             row[f"{view}_share"] = row[view] / row["truth"] if row["truth"] else float("nan")
             if bootstrap:
                 row[f"{view}_share_low"], row[f"{view}_share_high"] = bootstrap_interval(_share_of(change, truth), len(group), bootstrap, seed)
+        if bootstrap and "full" in views:
+            for view in [other for other in views if other != "full"]:
+                inverse = _other_over_full(group["full"].to_numpy(), group[view].to_numpy(), truth)
+                low, high = bootstrap_interval(inverse, len(group), bootstrap, seed)
+                # full / other is the inverse of other / full; an interval reaching 0 there is unbounded here
+                row[f"full_over_{view}_low"] = 1 / high if high > 0 else float("inf")
+                row[f"full_over_{view}_high"] = 1 / low if low > 0 else float("inf")
         rows.append(row)
     return pd.DataFrame(rows).set_index("attribute")
+
+
+def _other_over_full(full: np.ndarray, other: np.ndarray, truth: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The statistic behind ``full_over_other``'s interval, resampled the other way up: the other view's share
+    (0 when it moves the wrong way) over the full view's, finite wherever the full view moves the right way,
+    where full / other would be infinite in every resample the other view does not move."""
+
+    def ratio(index: np.ndarray) -> float:
+        true = truth[index].mean()
+        full_share = full[index].mean() / true if true else float("nan")
+        return max(other[index].mean() / true, 0.0) / full_share if full_share > 0 else float("nan")
+
+    return ratio
 
 
 def _share_of(change: np.ndarray, truth: np.ndarray) -> Callable[[np.ndarray], float]:
@@ -304,25 +326,32 @@ def target_checks(report: FidelityReport) -> pd.DataFrame:
     full, no_theme = report.views.loc[("full", "given")], report.views.loc[("full", "none")]
     response = report.theme_response.loc["full"]
     rows = [
-        ("SRCC(mean) vs truth, full view, theme", full["srcc_mean"], ">= 0.75"),
-        ("SRCC(std) vs truth", full["srcc_std"], ">= 0.9"),
-        ("EMD(r=1) vs truth", full["emd1"], "<= 0.040"),
-        ("theme response slope", response["slope"], ">= 0.6"),
-        ("theme response sign agreement", response["sign_agreement"], ">= 0.85"),
-        ("spread of predicted means / truth's", full["spread_ratio"], ">= 0.8"),
-        ("mean bias", abs(full["mean_bias"]), "<= 0.05"),
-        ("no theme: SRCC(mean) vs truth", no_theme["srcc_mean"], ">= 0.5"),
-        ("lowest within-theme SRCC(mean)", report.per_theme["srcc_mean"].min(), ">= 0.5"),
+        ("SRCC(mean) vs truth, full view, theme", full["srcc_mean"], ">= 0.75", _interval(full, "srcc_mean")),
+        ("SRCC(std) vs truth", full["srcc_std"], ">= 0.9", ""),
+        ("EMD(r=1) vs truth", full["emd1"], "<= 0.040", ""),
+        ("theme response slope", response["slope"], ">= 0.6", _interval(response, "slope")),
+        ("theme response sign agreement", response["sign_agreement"], ">= 0.85", ""),
+        ("spread of predicted means / truth's", full["spread_ratio"], ">= 0.8", ""),
+        ("mean bias", abs(full["mean_bias"]), "<= 0.05", ""),
+        ("no theme: SRCC(mean) vs truth", no_theme["srcc_mean"], ">= 0.5", _interval(no_theme, "srcc_mean")),
+        ("lowest within-theme SRCC(mean)", report.per_theme["srcc_mean"].min(), ">= 0.5", ""),
     ]
     for name, probe in report.attributes.iterrows() if len(report.attributes) else []:
         if abs(probe["truth"]) >= 1.0:
-            rows.append((f"{name} ({probe['theme']}): full view share", probe["full_share"], ">= 0.333"))
+            rows.append((f"{name} ({probe['theme']}): full view share", probe["full_share"], ">= 0.333", _interval(probe, "full_share")))
     for name in RESOLUTION_LEAD_PROBES:
         if len(report.attributes) and name in report.attributes.index and "resize" in report.attributes.columns:
-            rows.append((f"{name}: full / resize view's own head", full_over_other(report.attributes.loc[name]), ">= 2"))
-    checks = pd.DataFrame(rows, columns=["target", "value", "goal"])
+            probe = report.attributes.loc[name]
+            rows.append((f"{name}: full / resize view's own head", full_over_other(probe), ">= 2", _interval(probe, "full_over_resize")))
+    checks = pd.DataFrame(rows, columns=["target", "value", "goal", "95% interval"])
     checks["met"] = [_meets(value, goal) for value, goal in zip(checks["value"], checks["goal"])]
     return checks.set_index("target")
+
+
+def _interval(row: pd.Series, name: str) -> str:
+    """``row``'s bootstrap interval of ``name`` as text, blank where the report has none."""
+    low, high = row.get(f"{name}_low", np.nan), row.get(f"{name}_high", np.nan)
+    return "" if np.isnan(low) or np.isnan(high) else f"[{low:.3f}, {high:.3f}]"
 
 
 def full_over_other(probe: pd.Series, other: str = "resize") -> float:
