@@ -120,6 +120,8 @@ def test_view_retention_is_written_from_the_shares_whichever_way_they_go():
     assert "haze" not in text  # not a fine-scale probe
     with_intervals = table.assign(full_share_low=0.6, full_share_high=0.8, resize_share_low=0.0, resize_share_high=0.2)
     assert "full 0.72 [0.60, 0.80]" in describe_view_retention(with_intervals, others=("resize",))
+    with_ratio_interval = with_intervals.assign(full_over_resize_low=3.0, full_over_resize_high=float("inf"))
+    assert "7.2x [3.0, inf] resize's" in describe_view_retention(with_ratio_interval, others=("resize",))
 
 
 def test_agreement_measures_spread_bias_and_ranking_against_the_truth():

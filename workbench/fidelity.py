@@ -375,7 +375,11 @@ def describe_view_retention(attributes: pd.DataFrame, probes: Sequence[str] = RE
         value = full_over_other(row, view)
         if np.isnan(value):
             return "the full view does not move the right way"
-        return f"{view} does not move the right way" if value == float("inf") else f"{value:.1f}x {view}'s"
+        if value == float("inf"):
+            return f"{view} does not move the right way"
+        low, high = row.get(f"full_over_{view}_low", np.nan), row.get(f"full_over_{view}_high", np.nan)
+        interval = "" if np.isnan(low) or np.isnan(high) else f" [{low:.1f}, {'inf' if np.isinf(high) else f'{high:.1f}'}]"
+        return f"{value:.1f}x{interval} {view}'s"
 
     sentences = []
     for name in [probe for probe in probes if probe in attributes.index]:
