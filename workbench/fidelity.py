@@ -348,10 +348,10 @@ def target_checks(report: FidelityReport) -> pd.DataFrame:
     return checks.set_index("target")
 
 
-def _interval(row: pd.Series, name: str) -> str:
-    """``row``'s bootstrap interval of ``name`` as text, blank where the report has none."""
+def _interval(row: pd.Series, name: str, digits: int = 3) -> str:
+    """``row``'s bootstrap interval of ``name`` as text ("[low, high]", an unbounded end as inf), blank where the report has none."""
     low, high = row.get(f"{name}_low", np.nan), row.get(f"{name}_high", np.nan)
-    return "" if np.isnan(low) or np.isnan(high) else f"[{low:.3f}, {high:.3f}]"
+    return "" if np.isnan(low) or np.isnan(high) else f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def full_over_other(probe: pd.Series, other: str = "resize") -> float:
@@ -377,9 +377,8 @@ def describe_view_retention(attributes: pd.DataFrame, probes: Sequence[str] = RE
             return "the full view does not move the right way"
         if value == float("inf"):
             return f"{view} does not move the right way"
-        low, high = row.get(f"full_over_{view}_low", np.nan), row.get(f"full_over_{view}_high", np.nan)
-        interval = "" if np.isnan(low) or np.isnan(high) else f" [{low:.1f}, {'inf' if np.isinf(high) else f'{high:.1f}'}]"
-        return f"{value:.1f}x{interval} {view}'s"
+        interval = _interval(row, f"full_over_{view}", digits=1)
+        return f"{value:.1f}x{' ' + interval if interval else ''} {view}'s"
 
     sentences = []
     for name in [probe for probe in probes if probe in attributes.index]:
