@@ -216,7 +216,7 @@ def summarise_attribute_changes(changes: pd.DataFrame, views: Sequence[str] = TR
                 row[f"{view}_share_low"], row[f"{view}_share_high"] = bootstrap_interval(_share_of(change, truth), len(group), bootstrap, seed)
         if bootstrap and "full" in views:
             for view in [other for other in views if other != "full"]:
-                inverse = _other_over_full(group["full"].to_numpy(), group[view].to_numpy(), truth)
+                inverse = _other_over_full(_share_of(group["full"].to_numpy(), truth), _share_of(group[view].to_numpy(), truth))
                 low, high = bootstrap_interval(inverse, len(group), bootstrap, seed)
                 # full / other is the inverse of other / full; an interval reaching 0 there is unbounded here
                 row[f"full_over_{view}_low"] = 1 / high if high > 0 else float("inf")
@@ -225,15 +225,14 @@ def summarise_attribute_changes(changes: pd.DataFrame, views: Sequence[str] = TR
     return pd.DataFrame(rows).set_index("attribute")
 
 
-def _other_over_full(full: np.ndarray, other: np.ndarray, truth: np.ndarray) -> Callable[[np.ndarray], float]:
+def _other_over_full(full_share: Callable[[np.ndarray], float], other_share: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], float]:
     """The statistic behind ``full_over_other``'s interval, resampled the other way up: the other view's share
     (0 when it moves the wrong way) over the full view's, finite wherever the full view moves the right way,
     where full / other would be infinite in every resample the other view does not move."""
 
     def ratio(index: np.ndarray) -> float:
-        true = truth[index].mean()
-        full_share = full[index].mean() / true if true else float("nan")
-        return max(other[index].mean() / true, 0.0) / full_share if full_share > 0 else float("nan")
+        full = full_share(index)
+        return max(other_share(index), 0.0) / full if full > 0 else float("nan")
 
     return ratio
 
@@ -368,8 +367,8 @@ def describe_view_retention(attributes: pd.DataFrame, probes: Sequence[str] = RE
     the ratio full / each (``full_over_other``; the targets ask >= 2), written from the numbers whichever way they go."""
 
     def share(row: pd.Series, view: str) -> str:
-        interval = f" [{row[f'{view}_share_low']:.2f}, {row[f'{view}_share_high']:.2f}]" if f"{view}_share_low" in row.index else ""
-        return f"{view} {row[f'{view}_share']:.2f}{interval}"
+        interval = _interval(row, f"{view}_share", digits=2)
+        return f"{view} {row[f'{view}_share']:.2f}{' ' + interval if interval else ''}"
 
     def ratio(row: pd.Series, view: str) -> str:
         value = full_over_other(row, view)

@@ -114,10 +114,11 @@ def _train(config: TrainConfig, world: World, resume: bool | str | os.PathLike, 
             raise FileNotFoundError(f"{path}: no checkpoint to resume from (train without resume to start a new run)")
         payload = load_checkpoint(path)
         _check_resumable(payload["config"], config, path)
-        if world.is_main and payload.get("code_version") != code_version():
+        written_by, now = payload.get("code_version"), code_version()
+        if world.is_main and written_by != now:
             # a finished run resumed trains nothing more: a fix since then would not reach its numbers
-            print(f"note: {path.parent} continues a run written by workbench {payload.get('code_version')} (this is "
-                  f"{code_version()}); delete the folder to train it again with this code", file=sys.stderr)  # fmt: skip
+            print(f"note: {path.parent} continues a run written by workbench {written_by} (this is {now}); "
+                  "delete the folder to train it again with this code", file=sys.stderr)  # fmt: skip
     elif world.is_main and (out_dir / "last.pt").is_file():
         print(f"note: {out_dir} holds an earlier run; its checkpoints will be overwritten (resume=True continues it)", file=sys.stderr)
 
