@@ -20,7 +20,7 @@ import os
 SMOKE = os.environ.get("WORKBENCH_SMOKE") == "1"  # True: tiny sizes, seconds (CI); its numbers mean nothing
 FULL_RECIPE = False  # False: the demo recipe's head stage on TRAIN_PHOTOS photos, one view each (minutes); True: the whole recipe of checkpoints/demo.pt (every training photo; its time: checkpoints/demo.md)
 TRAIN_PHOTOS = 1200  # training photos when FULL_RECIPE is False (the validation and test splits stay whole: 648 / 601); 2400 doubles the caching time
-END_TO_END_EPOCHS = 0  # then fine-tune everything, the full-resolution stem included, this many epochs (~12 min each on 2 cores per 4,751 photos; the whole training split is 14,751)
+END_TO_END_EPOCHS = 0  # then fine-tune everything, the full-resolution stem included, this many epochs (~12 min each on 2 cores per 4,751 photos; the whole training split is 14,751), the full view's head only
 INTERRUPT_AFTER_STEPS = 10  # with END_TO_END_EPOCHS: stop after this many steps as ■ Interrupt would, then resume (None: never)
 TTA = False  # also evaluate with the six test views (original, flip, four corner crops): the paper's protocol, 6x the test time
 CONFIG = {}  # any other TrainConfig field, e.g. {"head_epochs": 60, "std_loss_weight": 0.0}
@@ -94,6 +94,8 @@ if not FULL_RECIPE:
     # limit_images: per split, so validation and test stay whole; view_heads: the full view's head only (the demo's
     # resize / resized-pad / crop heads would each repeat the feature caching; FULL_RECIPE trains them)
     overrides.update(limit_images=TRAIN_PHOTOS, head_views=1, view_heads="")
+if END_TO_END_EPOCHS:  # the views share one backbone: fine-tuning it would leave the other views' heads behind (a config error)
+    overrides["view_heads"] = ""
 interrupt_after = INTERRUPT_AFTER_STEPS
 if SMOKE:  # tiny: 16 photos per split at a 192 canvas, 5 head epochs, one end-to-end epoch of 3 steps, in the scratch folder
     interrupt_after = 2

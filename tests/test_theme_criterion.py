@@ -177,16 +177,51 @@ def test_the_demo_recipe_trains_every_theme_and_every_view_and_reuses_its_featur
     assert again.best_checkpoint.is_file()
 
 
+def test_end_to_end_epochs_fit_the_head_stages_every_theme_targets(tmp_path, monkeypatch):
+    """Fine-tuning after an every-theme head stage keeps its objective: each photo under every theme, its own
+    theme weighed own_theme_weight (the photos' own votes alone would undo the criteria the head learned)."""
+    import workbench.trainer as trainer_module
+
+    root = _synthetic_folder(tmp_path)
+    config = TrainConfig(
+        data_root=str(root), out_dir=str(tmp_path / "run"), backbone="compact", pretrained=False, freeze_bn=False,
+        roi_size=33, canvas=160, epochs=1, max_steps_per_epoch=2, head_epochs=1, batch_size=4, num_workers=0, device="cpu",
+        head="film", head_targets="every_theme", own_theme_weight=5, head_optimizer="adamw", theme_dropout=0.0,
+    )  # fmt: skip
+    calls = []
+    real_loss = trainer_module.training_loss
+
+    def recording_loss(pred, target, **kwargs):
+        calls.append((pred.shape, target.clone(), kwargs.get("sample_weight")))
+        return real_loss(pred, target, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "training_loss", recording_loss)
+    result = train(config, progress=False)
+    assert [row["stage"] for row in result.history.to_dict("records")] == ["head", "end_to_end"]
+    themes = len(theme_names())
+    truth = torch.from_numpy(truth_under_every_theme(read_csv_folder(root).query("split == 'train'"), theme_names())).float()
+    assert len(calls) == 2  # the end-to-end steps (the head stage has its own loss call in head_stage)
+    for shape, target, weight in calls:
+        assert shape[0] % themes == 0 and shape[0] == len(target) == len(weight)
+        rows = target.reshape(-1, themes, target.shape[-1])
+        # every row is one training photo's truth under all the themes, in theme order
+        assert all(any(torch.allclose(row, photo, atol=1e-6) for photo in truth) for row in rows)
+        assert sorted(set(weight.tolist())) == [1.0, 5.0] and int((weight == 5).sum()) == len(rows)  # one own theme each
+
+
 def test_config_checks_the_new_fields():
     with pytest.raises(ValueError, match="view_heads"):
-        TrainConfig(view_heads="full", head_epochs=1)
+        TrainConfig(view_heads="full", head_epochs=1, epochs=0)
     with pytest.raises(ValueError, match="head_epochs"):
         TrainConfig(head_targets="every_theme", head_epochs=0)
     with pytest.raises(ValueError, match="spatial_grid"):
         TrainConfig(spatial_grid=True, backbone="compact")
     with pytest.raises(ValueError, match="head"):
         TrainConfig(head="bilinear")
-    assert TrainConfig(view_heads="resize, crop", head_epochs=1).view_head_names == ["resize", "crop"]
+    with pytest.raises(ValueError, match="fine-tune the backbone they share"):
+        TrainConfig(view_heads="resize", head_epochs=1, epochs=1)
+    assert TrainConfig(view_heads="resize, crop", head_epochs=1, epochs=0).view_head_names == ["resize", "crop"]
+    assert TrainConfig(view_heads="", head_epochs=1, epochs=1).epochs == 1  # the full view's head alone may be fine-tuned
 
 
 def test_spatial_grid_keeps_a_photo_independent_of_its_batch():

@@ -119,6 +119,13 @@ class TrainConfig:
             raise ValueError(f"config: view_heads must name transforms from {TRANSFORMS} other than transform={self.transform!r}, got {unknown_views}")
         if (self.view_heads or self.head_targets != "votes") and self.head_epochs < 1:
             raise ValueError("config: view_heads and head_targets='every_theme' are trained in the head stage: set head_epochs >= 1")
+        if self.view_heads and self.epochs > 0:
+            # The views share one backbone: end-to-end epochs fine-tune it on this config's view, and the other
+            # views' heads, fit on the frozen features, would then predict features they never saw.
+            raise ValueError(
+                f"config: view_heads ({self.view_heads}) are fit on the frozen backbone's features in the head stage; "
+                f"epochs={self.epochs} would then fine-tune the backbone they share under them: set epochs 0 or view_heads ''"
+            )  # fmt: skip
         if self.head_targets == "every_theme" and not self.use_theme:
             raise ValueError("config: head_targets='every_theme' needs use_theme=true")
         if self.spatial_grid and self.backbone != "efficientnet_lite0":

@@ -152,6 +152,14 @@ class Trainer:
         fixed_canvas = transform_canvas(train_set.transform, train_set.canvas)  # the side the views fit in
         self.collate = functools.partial(_collate, canvas=None if config.shape_grouped else fixed_canvas)
         self.hooks: list[Hook] = []
+        # head_targets="every_theme": end-to-end epochs fit what the head stage fit (each photo's truth under every
+        # theme, its own theme weighed own_theme_weight), not the photos' own votes, which would undo the criteria.
+        self.every_theme_targets: torch.Tensor | None = None
+        self.pair_weights: torch.Tensor | None = None
+        if config.head_targets == "every_theme" and config.epochs > 0:
+            self.every_theme_targets = self.head_targets()  # [N, T, K]
+            own = dataset_themes(train_set, True)
+            self.pair_weights = torch.where(own[:, None] == torch.arange(model.num_themes), config.own_theme_weight, 1.0)
         # State: epochs completed, steps done in the current epoch, per-epoch rows.
         self.epoch = 0
         self.step = 0
@@ -167,11 +175,21 @@ class Trainer:
 
     # -- the step --------------------------------------------------------------------------------
 
-    def run_step(self, images: torch.Tensor, sizes: torch.Tensor, themes: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
-        """Forward, loss (eq. 7), backward, optimizer step. Returns the loss (detached)."""
+    def run_step(
+        self, images: torch.Tensor, sizes: torch.Tensor, themes: torch.Tensor, target: torch.Tensor, weight: float = 1.0,
+        pair_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """Forward, loss (eq. 7), backward, optimizer step. Returns the loss (detached).
+
+        target [B, K] under each photo's theme, or [B, T, K] under every theme (``every_theme_targets``), then
+        weighted per (photo, theme) pair by ``pair_weights`` [B, T]."""
+        every_theme = target.ndim == 3
         with self.options.autocast():
-            pred = self.train_model(images, sizes, themes)
-        loss = training_loss(pred.float(), target, r=self.config.emd_r, std_weight=self.config.std_loss_weight)
+            pred = self.train_model(images, sizes, themes, every_theme=every_theme)
+        if every_theme:
+            pred, target = pred.flatten(0, 1), target.flatten(0, 1)
+            pair_weights = None if pair_weights is None else pair_weights.flatten()
+        loss = training_loss(pred.float(), target, r=self.config.emd_r, std_weight=self.config.std_loss_weight, sample_weight=pair_weights)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss * weight if weight != 1.0 else loss).backward()
         if not self.scaler.is_enabled():  # a GradScaler skips non-finite steps itself (float16)
@@ -205,8 +223,14 @@ class Trainer:
             dropped = torch.rand(len(themes), generator=generator) < self.config.theme_dropout
             themes = themes.masked_fill(dropped, NO_THEME)
         batch = data["batch"].to(self.device, non_blocking=True, memory_format=self.options.memory_format)
-        target = data["target"].to(self.device, non_blocking=True)
-        return batch.images, batch.sizes, themes.to(self.device, non_blocking=True), target
+        target, pair_weights = data["target"], None
+        if self.every_theme_targets is not None:
+            if "index" in data:
+                target, pair_weights = self.every_theme_targets[data["index"]], self.pair_weights[data["index"]]
+            else:  # the placeholder batch (weight 0): the right shape is all it needs
+                target = target[:, None].expand(-1, self.model.num_themes, -1)
+        themes, target = themes.to(self.device, non_blocking=True), target.to(self.device, non_blocking=True)
+        return batch.images, batch.sizes, themes, target, None if pair_weights is None else pair_weights.to(self.device)
 
     def _placeholder(self) -> dict[str, Any]:
         """A one-photo batch of zeros for a DDP rank whose whole batch failed to load (trained with weight 0,
@@ -260,12 +284,14 @@ class Trainer:
             raise StopRequested(signum)
         for data in self._loader():
             if "batch" in data:
-                loss = self.run_step(*self._inputs(data))
+                images, sizes, themes, target, pair_weights = self._inputs(data)
+                loss = self.run_step(images, sizes, themes, target, pair_weights=pair_weights)
                 self._loss_sum += loss.double()
                 self._loss_steps += 1
                 self.totals["images"] += len(data["target"])
             elif self.world.size > 1:  # every photo of the batch failed to load, but all ranks must all-reduce
-                self.run_step(*self._inputs(self._placeholder()), weight=0.0)
+                images, sizes, themes, target, pair_weights = self._inputs(self._placeholder())
+                self.run_step(images, sizes, themes, target, weight=0.0, pair_weights=pair_weights)
             self.step += 1
             self.totals["skipped"] += int(data["skipped"])
             self.totals["steps"] = self._loss_steps

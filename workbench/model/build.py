@@ -118,9 +118,18 @@ class AestheticModel(nn.Module):
             probabilities[~known] = torch.einsum("ut,utk->uk", posterior, per_theme)
         return probabilities.clamp_min(1e-12).log() if return_logits else probabilities
 
-    def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False) -> Tensor:
-        """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None."""
-        return self.predict_from_features(self.features(images, sizes), themes, return_logits)
+    def forward(self, images: Tensor, sizes: Tensor, themes: Tensor | None = None, return_logits: bool = False, every_theme: bool = False) -> Tensor:
+        """images Tensor[B, 3, H, W], sizes Tensor[B, 2] (h, w), themes LongTensor[B] (-1 = none) or None.
+
+        every_theme: instead, each photo's distributions under every theme ``[B, T, K]`` (``themes`` unused):
+        what end-to-end epochs fit under ``head_targets="every_theme"``, through this forward so that DDP sees it.
+        """
+        features = self.features(images, sizes)
+        if every_theme:
+            theme_features = self.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
+            logits = self.head.forward_all_themes(features, theme_features)
+            return logits if return_logits else torch.softmax(logits.float(), dim=2)
+        return self.predict_from_features(features, themes, return_logits)
 
     def compile_fixed_shape_layers(self, **compile_kwargs) -> "AestheticModel":
         """``torch.compile`` the backbone's body in place: the layers after ROI pooling, which see
