@@ -190,3 +190,27 @@ def test_smoke_roi_cost_checks_new_against_replaced_code():
 def test_smoke_learning_curve():
     output = run_script("learning_curve.py")
     ratios(output, "srcc_mean with theme, most / fewest photos:", positive=False)
+
+
+def test_smoke_finetune_levers(tmp_path):
+    """A tiny run with a resize head, then each view's backbone copy fine-tuned: both views report their steps and
+    SRCC before and after, and the sharpness row carries the full / resize ratio with its interval."""
+    from workbench.config import TrainConfig
+    from workbench.data.synth import generate_dataset
+    from workbench.train import train
+
+    root = generate_dataset(tmp_path / "synth", 40, seed=3, workers=1, progress=False, evaluation_photos=28)
+    train(TrainConfig(
+        data_root=str(root), out_dir=str(tmp_path / "run"), backbone="compact", pretrained=False, freeze_bn=False,
+        roi_size=33, canvas=160, epochs=0, head_epochs=1, batch_size=8, num_workers=0, device="cpu", head="film",
+        head_targets="every_theme", view_heads="resize", head_optimizer="adamw", theme_dropout=0.0,
+    ), progress=False)  # fmt: skip
+    report = tmp_path / "levers.json"
+    output = run([sys.executable, str(BENCH / "finetune_levers.py"), "--run", str(tmp_path / "run"), "--data-root", str(root),
+                  "--photos", "8", "--scenes", "2", "--layers", "early", "--json", str(report)])  # fmt: skip
+    assert "== after fine-tuning ==" in output
+    result = json.loads(report.read_text())
+    assert [row["view"] for row in result["views"]] == ["full", "resize"]
+    assert all(row["steps"] >= 1 and math.isfinite(row["loss_last"]) for row in result["views"])
+    sharpness = next(row for row in result["after"] if row["attribute"].startswith("sharpness"))
+    assert {"full_share", "resize_share", "full_over_resize_low", "full_over_resize_high"} <= set(sharpness)
