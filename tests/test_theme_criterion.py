@@ -89,6 +89,21 @@ def test_targets_under_every_theme_must_match_the_themes():
                  torch.full((4, 2, 10), 0.1), torch.zeros(4, dtype=torch.long), epochs=1, batch_size=2, lr=0.1, progress=False)  # fmt: skip
 
 
+@pytest.mark.parametrize("head", ["concat", "film"])
+def test_the_every_theme_forward_is_each_themes_prediction(head):
+    torch.manual_seed(0)
+    model = build_model("compact", num_bins=10, num_themes=3, roi_size=16, head=head).eval()
+    with torch.no_grad():  # themes that differ (FiLM's modulation starts at zero: theme-blind)
+        for parameter in [*model.theme_branch.parameters(), *model.head.parameters()]:
+            parameter.normal_(std=0.1)
+    images, sizes = torch.randn(2, 3, 64, 64), torch.tensor([[64, 64], [48, 40]])
+    every = model(images, sizes, every_theme=True)
+    assert every.shape == (2, 3, 10)
+    for theme in range(3):
+        assert torch.allclose(every[:, theme], model(images, sizes, torch.full((2,), theme)), atol=1e-6)
+    assert not torch.allclose(every[:, 0], every[:, 1])
+
+
 def test_each_view_is_predicted_by_its_own_head(tmp_path):
     torch.manual_seed(0)
     model = build_model("compact", num_bins=10, num_themes=3, roi_size=16, head="film", view_heads=["resize", "crop"]).eval()
