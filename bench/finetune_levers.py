@@ -37,7 +37,7 @@ from workbench.data.csv_folder import read_csv_folder
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.synth_truth import truth_under_every_theme
 from workbench.fidelity import ATTRIBUTE_PROBES, attribute_scene_changes, dataset_seed, summarise_attribute_changes
-from workbench.head_stage import dataset_themes
+from workbench.head_stage import dataset_themes, own_theme_pair_weights
 from workbench.losses import training_loss
 from workbench.metrics import distribution_mean
 from workbench.predict import Predictor
@@ -70,11 +70,10 @@ def fine_tune(predictor: Predictor, view: str, table: pd.DataFrame, args: argpar
     optimizer = torch.optim.SGD(
         [{"params": backbone, "lr": args.lr_backbone}, {"params": head, "lr": args.lr_head}], momentum=0.9, weight_decay=1e-4,
     )  # fmt: skip
-    train_set = AestheticDataset(table, "train", view, predictor.canvas, train=True, augment="flip", seed=0)
+    train_set = AestheticDataset(table, "train", view, predictor.canvas, train=True, augment="flip", seed=args.seed)
     targets = torch.from_numpy(truth_under_every_theme(train_set.table, train_set.theme_names)).float()  # [N, T, K]
-    own = dataset_themes(train_set, True)
-    pair_weights = torch.where(own[:, None] == torch.arange(model.num_themes), args.own_theme_weight, 1.0)
-    sampler = ShapeGroupedBatchSampler(train_set.sizes, args.batch_size, seed=0)
+    pair_weights = own_theme_pair_weights(dataset_themes(train_set, True), model.num_themes, args.own_theme_weight)
+    sampler = ShapeGroupedBatchSampler(train_set.sizes, args.batch_size, seed=args.seed)
     every_theme = torch.arange(model.num_themes)
 
     def batches():
@@ -84,6 +83,7 @@ def fine_tune(predictor: Predictor, view: str, table: pd.DataFrame, args: argpar
             yield from DataLoader(train_set, batch_sampler=list(sampler), collate_fn=functools.partial(collate_padded, canvas=None),
                                   num_workers=1, worker_init_fn=init_worker)  # fmt: skip
 
+    torch.manual_seed(args.seed)  # the head's dropout
     model.train()
     losses, started = [], time.perf_counter()
     for data in tqdm(batches(), total=args.epochs * len(sampler), desc=f"fine-tuning the {view} view", dynamic_ncols=True):
@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--lr-head", type=float, default=1e-4)
     parser.add_argument("--own-theme-weight", type=float, default=15.0)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0, help="the batches' order and the flips")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 

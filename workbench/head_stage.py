@@ -156,8 +156,7 @@ def fit_head(
     every_theme_id = torch.arange(model.num_themes, device=device)
     if not own_theme_weight > 0 or (own_theme_weight != 1 and not every_theme):
         raise ValueError(f"head stage: own_theme_weight must be > 0 and weighs targets under every theme [N, T, K], got {own_theme_weight} with targets {tuple(targets.shape)}")
-    # [N, T]: own_theme_weight where the theme is the photo's own, 1 elsewhere (no theme, -1, matches none); None: all alike
-    pair_weights = None if own_theme_weight == 1 else torch.where(themes[:, None] == torch.arange(model.num_themes), own_theme_weight, 1.0)
+    pair_weights = None if own_theme_weight == 1 else own_theme_pair_weights(themes, model.num_themes, own_theme_weight)  # None: all alike
     # Flush denormal floats to zero while the head trains: Adam's running averages of the tiny gradients of
     # a zero-initialised layer (FilmHead's modulation) sink into the denormal range, where x86 arithmetic is
     # far slower (the demo recipe, measured: 7 s an epoch with flushing; without, its third epoch had not
@@ -243,6 +242,12 @@ def fit_theme_classifier(
         classifier.requires_grad_(False)
     classifier.fitted.fill_(True)
     return losses
+
+
+def own_theme_pair_weights(themes: Tensor, num_themes: int, own_theme_weight: float) -> Tensor:
+    """The weight of each (photo, theme) pair of every-theme targets ``[N, T]``: ``own_theme_weight`` where the
+    theme is the photo's own ``themes[N]``, 1 elsewhere (no theme, -1, matches none)."""
+    return torch.where(themes[:, None] == torch.arange(num_themes, device=themes.device), float(own_theme_weight), 1.0)
 
 
 def dataset_themes(dataset: AestheticDataset, use_theme: bool) -> Tensor:

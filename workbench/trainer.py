@@ -40,7 +40,7 @@ from workbench.data.prepare import data_description
 from workbench.data.synth_truth import truth_under_every_theme
 from workbench.evaluation import evaluate_model, split_features
 from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, evaluation_fingerprint
-from workbench.head_stage import dataset_themes, extract_features, fit_head
+from workbench.head_stage import dataset_themes, extract_features, fit_head, own_theme_pair_weights
 from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
 from workbench.metrics import evaluate
@@ -158,8 +158,7 @@ class Trainer:
         self.pair_weights: torch.Tensor | None = None
         if config.head_targets == "every_theme" and config.epochs > 0:
             self.every_theme_targets = self.head_targets()  # [N, T, K]
-            own = dataset_themes(train_set, True)
-            self.pair_weights = torch.where(own[:, None] == torch.arange(model.num_themes), config.own_theme_weight, 1.0)
+            self.pair_weights = own_theme_pair_weights(dataset_themes(train_set, True), model.num_themes, config.own_theme_weight)
         # State: epochs completed, steps done in the current epoch, per-epoch rows.
         self.epoch = 0
         self.step = 0
