@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -36,7 +35,7 @@ from workbench.data.batching import ShapeGroupedBatchSampler
 from workbench.data.csv_folder import read_csv_folder
 from workbench.data.datasets import AestheticDataset, collate_padded
 from workbench.data.synth_truth import truth_under_every_theme
-from workbench.fidelity import ATTRIBUTE_PROBES, attribute_scene_changes, dataset_seed, summarise_attribute_changes
+from workbench.fidelity import ATTRIBUTE_PROBES, _srcc, attribute_scene_changes, dataset_seed, summarise_attribute_changes
 from workbench.head_stage import dataset_themes, own_theme_pair_weights
 from workbench.losses import training_loss
 from workbench.metrics import distribution_mean
@@ -53,7 +52,7 @@ def measure(predictor: Predictor, view: str, validation: pd.DataFrame, scenes: l
     features = predictor.features(validation["path"].tolist(), view=[view])
     truth = truth_under_every_theme(validation, predictor.theme_names)[np.arange(len(validation)), validation["theme_id"].to_numpy()]
     pred = predictor.predict_from_features(features, validation["theme"].tolist(), view=view)
-    return changes, float(stats.spearmanr(distribution_mean(pred), distribution_mean(truth))[0])
+    return changes, _srcc(distribution_mean(pred), distribution_mean(truth))
 
 
 def fine_tune(predictor: Predictor, view: str, table: pd.DataFrame, args: argparse.Namespace) -> dict[str, float]:
@@ -74,7 +73,6 @@ def fine_tune(predictor: Predictor, view: str, table: pd.DataFrame, args: argpar
     targets = torch.from_numpy(truth_under_every_theme(train_set.table, train_set.theme_names)).float()  # [N, T, K]
     pair_weights = own_theme_pair_weights(dataset_themes(train_set, True), model.num_themes, args.own_theme_weight)
     sampler = ShapeGroupedBatchSampler(train_set.sizes, args.batch_size, seed=args.seed)
-    every_theme = torch.arange(model.num_themes)
 
     def batches():
         for epoch in range(1, args.epochs + 1):  # epoch 0's views are the ones the head stage cached
@@ -90,7 +88,7 @@ def fine_tune(predictor: Predictor, view: str, table: pd.DataFrame, args: argpar
         if data is None:
             continue
         features = model.features(data["batch"].images, data["batch"].sizes)
-        pred = torch.softmax(heads.head.forward_all_themes(features, heads.theme_branch(every_theme, model.num_themes)).float(), dim=2)
+        pred = model.predict_every_theme(features, view=view)
         rows = data["index"]
         loss = training_loss(pred.flatten(0, 1), targets[rows].flatten(0, 1), r=2, std_weight=1.0, sample_weight=pair_weights[rows].flatten())
         optimizer.zero_grad(set_to_none=True)

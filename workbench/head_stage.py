@@ -153,7 +153,6 @@ def fit_head(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(step, [epochs // 2, (3 * epochs) // 4], gamma=0.5)
     generator = torch.Generator().manual_seed(seed)
     losses = []
-    every_theme_id = torch.arange(model.num_themes, device=device)
     if not own_theme_weight > 0 or (own_theme_weight != 1 and not every_theme):
         raise ValueError(f"head stage: own_theme_weight must be > 0 and weighs targets under every theme [N, T, K], got {own_theme_weight} with targets {tuple(targets.shape)}")
     pair_weights = None if own_theme_weight == 1 else own_theme_pair_weights(themes, model.num_themes, own_theme_weight)  # None: all alike
@@ -172,8 +171,7 @@ def fit_head(
                 rows = photo[chosen]
                 batch_features = features[rows, view_index[chosen]].to(device)
                 if every_theme:
-                    logits = heads.head.forward_all_themes(batch_features, heads.theme_branch(every_theme_id, model.num_themes))
-                    pred = torch.softmax(logits.float(), dim=2).flatten(0, 1)  # [B * T, K], rows as the targets'
+                    pred = model.predict_every_theme(batch_features, view=view).flatten(0, 1)  # [B * T, K], rows as the targets'
                     loss = training_loss(
                         pred, targets[rows].flatten(0, 1).to(device), r=emd_r, std_weight=std_weight,
                         sample_weight=None if pair_weights is None else pair_weights[rows].flatten(),

@@ -112,8 +112,7 @@ class AestheticModel(nn.Module):
             probabilities[known] = torch.softmax(heads.head(features[known], theme_features[known]).float(), dim=1)
         if not known.all():
             unknown = features[~known]
-            every_theme = heads.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
-            per_theme = torch.softmax(heads.head.forward_all_themes(unknown, every_theme).float(), dim=2)  # [U, T, K]
+            per_theme = self._every_theme(heads, unknown, return_logits=False)  # [U, T, K]
             posterior = torch.softmax(heads.theme_classifier(unknown).float(), dim=1)
             probabilities[~known] = torch.einsum("ut,utk->uk", posterior, per_theme)
         return probabilities.clamp_min(1e-12).log() if return_logits else probabilities
@@ -126,10 +125,19 @@ class AestheticModel(nn.Module):
         """
         features = self.features(images, sizes)
         if every_theme:
-            theme_features = self.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
-            logits = self.head.forward_all_themes(features, theme_features)
-            return logits if return_logits else torch.softmax(logits.float(), dim=2)
+            return self.predict_every_theme(features, return_logits=return_logits)
         return self.predict_from_features(features, themes, return_logits)
+
+    def predict_every_theme(self, features: Tensor, view: str | None = None, return_logits: bool = False) -> Tensor:
+        """Each photo's distributions (or logits) under every theme ``[B, T, K]`` from cached visual features ``[B, D]``,
+        by ``view``'s head (``predict_from_features`` says which): the visual part of the head runs once per photo.
+        What the every-theme targets are fit to (the head stage, end-to-end epochs) and the no-theme mixture mixes."""
+        return self._every_theme(self.heads_for(view), features, return_logits)
+
+    def _every_theme(self, heads: nn.Module, features: Tensor, return_logits: bool) -> Tensor:
+        theme_features = heads.theme_branch(torch.arange(self.num_themes, device=features.device), self.num_themes)
+        logits = heads.head.forward_all_themes(features, theme_features)
+        return logits if return_logits else torch.softmax(logits.float(), dim=2)
 
     def compile_fixed_shape_layers(self, **compile_kwargs) -> "AestheticModel":
         """``torch.compile`` the backbone's body in place: the layers after ROI pooling, which see
