@@ -224,6 +224,32 @@ def test_end_to_end_epochs_fit_the_head_stages_every_theme_targets(tmp_path, mon
         assert sorted(set(weight.tolist())) == [1.0, 5.0] and int((weight == 5).sum()) == len(rows)  # one own theme each
 
 
+def test_end_to_end_epochs_refit_the_theme_classifier_on_the_fine_tuned_features(tmp_path):
+    """p(theme | photo), which mixes the themes of a prediction without one, is fit on the features the saved
+    backbone makes, not on the head stage's features from before fine-tuning."""
+    from workbench.checkpoints import model_from_checkpoint
+    from workbench.data.datasets import AestheticDataset
+    from workbench.data.prepare import prepare_table
+    from workbench.head_stage import extract_features
+
+    root = _synthetic_folder(tmp_path)
+    config = TrainConfig(
+        data_root=str(root), out_dir=str(tmp_path / "run"), backbone="compact", pretrained=False, freeze_bn=False,
+        roi_size=33, canvas=160, epochs=1, max_steps_per_epoch=3, head_epochs=1, batch_size=4, num_workers=0, device="cpu",
+        head="film", head_targets="every_theme", no_theme="posterior", head_optimizer="adamw", theme_dropout=0.0, lr_backbone=0.05,
+    )  # fmt: skip
+    train(config, progress=False)
+    model = model_from_checkpoint(load_checkpoint(tmp_path / "run" / "last.pt")).eval()
+    train_set = AestheticDataset(prepare_table(config, verbose=False), "train", "full", config.canvas, train=True, augment=config.augment, seed=config.seed)
+    fine_tuned, loaded = extract_features(model, train_set, 1, 4, torch.device("cpu"), progress=False)
+    before = torch.load(tmp_path / "run" / "head_features" / "train-full.pt", weights_only=True)
+    fine_tuned, head_stage = fine_tuned[loaded], before["features"][before["loaded"]]
+    assert not torch.allclose(fine_tuned.mean(0), head_stage.mean(0), atol=1e-3)  # fine-tuning moved the features
+    assert torch.allclose(model.theme_classifier.mean, fine_tuned.mean(0), atol=1e-4)
+    assert torch.allclose(model.theme_classifier.scale, fine_tuned.std(0) + 1e-6, atol=1e-4)
+    assert bool(model.theme_classifier.fitted)
+
+
 def test_config_checks_the_new_fields():
     with pytest.raises(ValueError, match="view_heads"):
         TrainConfig(view_heads="full", head_epochs=1, epochs=0)

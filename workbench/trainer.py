@@ -40,7 +40,7 @@ from workbench.data.prepare import data_description
 from workbench.data.synth_truth import truth_under_every_theme
 from workbench.evaluation import evaluate_model, split_features
 from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, evaluation_fingerprint
-from workbench.head_stage import dataset_themes, extract_features, fit_head, own_theme_pair_weights
+from workbench.head_stage import dataset_themes, extract_features, fit_head, fit_theme_classifier, own_theme_pair_weights
 from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
 from workbench.metrics import evaluate
@@ -301,6 +301,7 @@ class Trainer:
             if (signum := self._stop_requested()) is not None:
                 raise StopRequested(signum)
         totals = self._all_ranks([float(self._loss_sum), self._loss_steps, self.totals["images"], self.totals["skipped"]])
+        self.refit_theme_classifier()
         self.history.append({
             "epoch": self.epoch + 1,
             "stage": END_TO_END,
@@ -315,6 +316,23 @@ class Trainer:
         self.totals = self._zero_totals()
         for hook in self.hooks:
             hook.after_epoch(self)
+
+    def refit_theme_classifier(self) -> None:
+        """After an end-to-end epoch, refit p(theme | photo), which weighs the themes of a prediction without one
+        (``no_theme="posterior"``), on the fine-tuned backbone's features of the training photos: the head stage
+        fit it on the features before fine-tuning, which the backbone no longer makes. One forward pass over the
+        training photos (the head stage's views), before the epoch is validated and saved; under DDP every rank
+        fits the same classifier on all photos, as in the head stage."""
+        model, config = self.model, self.config
+        if not model.has_theme_posterior or not any(p.requires_grad for p in model.backbone.parameters()):
+            return
+        features, loaded = extract_features(
+            model, self.train_set, config.head_views, config.batch_size, self.device, self.options, self.num_workers,
+            progress=self.progress and self.is_main,
+        )  # fmt: skip
+        photo, view_index = loaded.nonzero(as_tuple=True)
+        themes = dataset_themes(self.train_set, config.use_theme)[photo]
+        fit_theme_classifier(model.theme_classifier, features[photo, view_index], themes, seed=seed_of(config.seed, 2), progress=self.progress and self.is_main)
 
     def _all_ranks(self, values: list[float]) -> list[float]:
         """Sums over ranks (the values themselves without DDP)."""
