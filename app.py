@@ -36,7 +36,7 @@ from workbench.demo.page import (  # noqa: E402
 from workbench.demo.registry import ModelRegistry, open_checkpoints  # noqa: E402
 from workbench.demo.session import DemoSession, Page, PhotoState  # noqa: E402
 from workbench.demo.store import ImageStore  # noqa: E402
-from workbench.demo.tables import COMPARISON_COLUMNS, MOVEMENT_COLUMNS, RANKING_COLUMNS, TOP_THEMES, TRUTH, histogram_frame  # noqa: E402
+from workbench.demo.tables import COMPARISON_COLUMNS, MOVEMENT_COLUMNS, RANKING_COLUMNS, TOP_THEMES, TRUTH, fixed_decimals, histogram_frame  # noqa: E402
 from workbench.predict import NO_THEME_NAME  # noqa: E402
 from workbench.runtime import check_device  # noqa: E402
 
@@ -168,13 +168,13 @@ def build_page(registry: ModelRegistry, store: ImageStore) -> gr.Blocks:
         def show(page: Page, heat: str, attribute_name: str = "grain") -> dict:
             """The page's components for ``page``: all of them for a new photo, the theme's part after a switch."""
             new = page.views is not None
-            values = {state: page.state, summary: page.summary, table: page.table,
-                      lab.movement: page.movement if page.movement is not None else empty(MOVEMENT_COLUMNS),
+            values = {state: page.state, summary: page.summary, table: fixed_decimals(page.table),
+                      lab.movement: fixed_decimals(page.movement) if page.movement is not None else empty(MOVEMENT_COLUMNS),
                       theme_histogram: bars_of(page.distributions["full"], WITH_THEME), truth_histogram: bars_of(page.truth, TRUTH),
                       **{view_histograms[v]: bars_of(page.distributions[v], v) for v in TRANSFORMS}}  # fmt: skip
             if new:
                 themed = bool(registry.session(page.state.model).predictor.theme_names)
-                values |= {info: page.info, ranking: gr.Dataframe(page.ranking, visible=themed),
+                values |= {info: page.info, ranking: gr.Dataframe(fixed_decimals(page.ranking), visible=themed),
                            canvas: store.image(registry.image_name(page.state, "canvas"), lambda: page.canvas),
                            no_theme_histogram: gr.BarPlot(bars_of(page.distributions[NO_THEME_NAME], NO_THEME_NAME), visible=True)
                            if themed else gr.BarPlot(visible=False), **lab.shown(page.state, attribute_name)}  # fmt: skip

@@ -401,3 +401,20 @@ def test_registry_keeps_the_examples_and_the_latest_drawn(monkeypatch):
         registry.register(f"drawn{index}", BenchmarkPhoto(index))
     assert registry.lookup("example") == BenchmarkPhoto(10) and registry.lookup("drawn0") is None
     assert registry.lookup("drawn2") == BenchmarkPhoto(2) and registry.lookup("unknown") is None
+
+
+def test_tables_show_every_number_of_a_column_to_the_same_places_and_keep_the_numbers():
+    """Gradio shows 1.28 and 1.6 beside 1.265 unless told otherwise: the page's tables go out as Stylers whose text
+    has each column's places (EMD to 4), a missing share blank; the data the API returns stays the numbers."""
+    import gradio as gr
+    import pandas as pd
+
+    from workbench.demo.tables import fixed_decimals, rank_themes
+
+    frame = pd.DataFrame({"view": ["full", "crop"], "mean": [1.28, 5.0], "EMD(r=1)": [0.0088, 0.0], "share": [np.nan, 0.5], "rank": [1, 2]})
+    shown = gr.Dataframe(interactive=False).postprocess(fixed_decimals(frame))
+    assert shown.metadata["display_value"] == [["full", "1.280", "0.0088", "", "1"], ["crop", "5.000", "0.0000", "0.500", "2"]]
+    assert shown.data[0][1:3] == [1.28, 0.0088] and shown.data[1][3] == 0.5
+    ranking = rank_themes(np.random.default_rng(0).dirichlet(np.ones(10), size=12), [f"theme {t}" for t in range(12)])
+    texts = gr.Dataframe(interactive=False).postprocess(fixed_decimals(ranking)).metadata["display_value"]
+    assert all(len(row[2].split(".")[1]) == 3 and len(row[3].split(".")[1]) == 3 for row in texts)

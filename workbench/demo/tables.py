@@ -73,7 +73,7 @@ def comparison_table(
         "view": [view for view, _ in labels], "theme": [name for _, name in labels], "mean": stats["mean"],
         "std": stats["std"], "EMD(r=1)": emd, "EMD against": against_column,
     })  # fmt: skip
-    return table.round({"mean": 3, "std": 3, "EMD(r=1)": 4})
+    return table.round({"mean": 3, "std": 3, **COLUMN_DECIMALS})
 
 
 def rank_themes(all_themes: np.ndarray, theme_names: list[str], top: int = TOP_THEMES) -> pd.DataFrame:
@@ -104,6 +104,17 @@ def movement_table(before: dict[str, float], after: dict[str, float]) -> pd.Data
         share = change / true_change if name != TRUTH and abs(true_change) >= MIN_TRUE_CHANGE else np.nan
         rows.append({"": name, "as drawn": before[name], "redrawn": after[name], "change": change, "share of the truth's change": share})
     return pd.DataFrame(rows, columns=MOVEMENT_COLUMNS).round(3)
+
+
+COLUMN_DECIMALS = {"EMD(r=1)": 4}  # the places a table's column is rounded to, where not 3
+
+
+def fixed_decimals(frame: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """``frame`` as the page shows it: each number to the places its column is rounded to (1.280, not Gradio's
+    1.28, so a column's digits line up), a missing one blank; the numbers behind it, which the API returns, are
+    unchanged."""
+    numbers = frame.select_dtypes("floating").columns
+    return frame.style.format({column: f"{{:.{COLUMN_DECIMALS.get(column, 3)}f}}" for column in numbers}, na_rep="")
 
 
 def histogram_frame(dist: np.ndarray, series: str) -> pd.DataFrame:
