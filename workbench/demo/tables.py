@@ -14,6 +14,7 @@ COMPARISON_COLUMNS = ["view", "theme", "mean", "std", "EMD(r=1)", "EMD against"]
 RANKING_COLUMNS = ["rank", "theme", "mean", "std"]
 MIN_TRUE_CHANGE = 0.05  # a share of a smaller change of the true mean is noise over almost nothing (it read -2.33): left blank
 MOVEMENT_COLUMNS = ["", "as drawn", "redrawn", "change", "share of the truth's change"]
+COLUMN_DECIMALS = {"EMD(r=1)": 4}  # the places a table's column is rounded to, where not 3
 
 
 def photo_description(name: str, info: ImageInfo, fitted_size: tuple[int, int], canvas: int) -> str:
@@ -104,9 +105,6 @@ def movement_table(before: dict[str, float], after: dict[str, float]) -> pd.Data
         share = change / true_change if name != TRUTH and abs(true_change) >= MIN_TRUE_CHANGE else np.nan
         rows.append({"": name, "as drawn": before[name], "redrawn": after[name], "change": change, "share of the truth's change": share})
     return pd.DataFrame(rows, columns=MOVEMENT_COLUMNS).round(3)
-
-
-COLUMN_DECIMALS = {"EMD(r=1)": 4}  # the places a table's column is rounded to, where not 3
 
 
 def fixed_decimals(frame: pd.DataFrame) -> pd.io.formats.style.Styler:
