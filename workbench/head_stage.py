@@ -190,7 +190,7 @@ def fit_head(
                 with in_mode(model, False):  # a callback validates the head as a prediction would see it
                     on_epoch(len(losses), losses[-1])
     if heads.theme_classifier is not None:
-        fit_theme_classifier(heads.theme_classifier, features[photo, view_index], themes[photo], seed=seed, progress=progress)
+        fit_theme_classifier_on_views(heads.theme_classifier, features, loaded, themes, seed=seed, progress=progress)
     return losses
 
 
@@ -240,6 +240,15 @@ def fit_theme_classifier(
         classifier.requires_grad_(False)
     classifier.fitted.fill_(True)
     return losses
+
+
+def fit_theme_classifier_on_views(
+    classifier: ThemeClassifier, features: Tensor, loaded: Tensor, themes: Tensor, seed: int = 0, progress: bool = False,
+) -> list[float]:  # fmt: skip
+    """``fit_theme_classifier`` on every loaded view of cached features ``[N, V, D]`` (``loaded [N, V]``), each with
+    its photo's theme ``themes[N]``: the head stage's fit, and the refit after each end-to-end epoch."""
+    photo, view_index = loaded.nonzero(as_tuple=True)
+    return fit_theme_classifier(classifier, features[photo, view_index], themes[photo], seed=seed, progress=progress)
 
 
 def own_theme_pair_weights(themes: Tensor, num_themes: int, own_theme_weight: float) -> Tensor:

@@ -40,7 +40,7 @@ from workbench.data.prepare import data_description
 from workbench.data.synth_truth import truth_under_every_theme
 from workbench.evaluation import evaluate_model, split_features
 from workbench.feature_cache import cache_path, cached_features, cached_split_features, features_fingerprint, evaluation_fingerprint
-from workbench.head_stage import dataset_themes, extract_features, fit_head, fit_theme_classifier, own_theme_pair_weights
+from workbench.head_stage import dataset_themes, extract_features, fit_head, fit_theme_classifier_on_views, own_theme_pair_weights
 from workbench.inference import ViewFeatures
 from workbench.losses import training_loss
 from workbench.metrics import evaluate
@@ -157,7 +157,7 @@ class Trainer:
         self.every_theme_targets: torch.Tensor | None = None
         self.pair_weights: torch.Tensor | None = None
         if config.head_targets == "every_theme" and config.epochs > 0:
-            self.every_theme_targets = self.head_targets()  # [N, T, K]
+            self.every_theme_targets = self.head_targets  # [N, T, K]
             self.pair_weights = own_theme_pair_weights(dataset_themes(train_set, True), model.num_themes, config.own_theme_weight)
         # State: epochs completed, steps done in the current epoch, per-epoch rows.
         self.epoch = 0
@@ -330,9 +330,8 @@ class Trainer:
             model, self.train_set, config.head_views, config.batch_size, self.device, self.options, self.num_workers,
             progress=self.progress and self.is_main,
         )  # fmt: skip
-        photo, view_index = loaded.nonzero(as_tuple=True)
-        themes = dataset_themes(self.train_set, config.use_theme)[photo]
-        fit_theme_classifier(model.theme_classifier, features[photo, view_index], themes, seed=seed_of(config.seed, 2), progress=self.progress and self.is_main)
+        themes = dataset_themes(self.train_set, config.use_theme)
+        fit_theme_classifier_on_views(model.theme_classifier, features, loaded, themes, seed=self.head_stage_seed, progress=self.progress and self.is_main)
 
     def _all_ranks(self, values: list[float]) -> list[float]:
         """Sums over ranks (the values themselves without DDP)."""
@@ -400,9 +399,16 @@ class Trainer:
         train_set = self.train_set
         return AestheticDataset(train_set.table, "train", view, train_set.canvas, train=True, augment=train_set.augment, seed=train_set.seed)
 
+    @property
+    def head_stage_seed(self) -> int:
+        """The seed of the head stage's batches, dropout and theme classifier (and of the classifier's refits)."""
+        return seed_of(self.config.seed, 2)
+
+    @functools.cached_property
     def head_targets(self) -> torch.Tensor:
         """The head stage's targets: the photos' own votes ``[N, K]``, or (``head_targets="every_theme"``, the
-        synthetic benchmark) their noise-free distributions under every theme ``[N, T, K]``."""
+        synthetic benchmark) their noise-free distributions under every theme ``[N, T, K]``; computed once, for the
+        head stage and the end-to-end epochs."""
         if self.config.head_targets == "votes":
             return self.train_set.targets
         if not self.train_set.table.attrs.get("synthetic", False):
@@ -420,12 +426,12 @@ class Trainer:
         config, started = self.config, time.perf_counter()
         head_lr = config.lr_head if config.head_lr is None else config.head_lr
         features, loaded = self.head_features(self.train_set)
-        targets, themes = self.head_targets(), dataset_themes(self.train_set, config.use_theme)
+        targets, themes = self.head_targets, dataset_themes(self.train_set, config.use_theme)
         fit = functools.partial(
             fit_head, targets=targets, themes=themes, epochs=config.head_epochs, lr=head_lr,
             batch_size=config.batch_size if config.head_batch_size is None else config.head_batch_size,
             momentum=config.momentum, weight_decay=config.weight_decay, theme_dropout=config.theme_dropout,
-            emd_r=config.emd_r, seed=seed_of(config.seed, 2), progress=self.progress and self.is_main,
+            emd_r=config.emd_r, seed=self.head_stage_seed, progress=self.progress and self.is_main,
             optimizer=config.head_optimizer, std_weight=config.std_loss_weight, own_theme_weight=config.own_theme_weight,
         )  # fmt: skip
         def after_head_epoch(epoch: int, loss: float) -> None:
